@@ -1,0 +1,117 @@
+"""A small site using flask_wechat: an Official Account bot plus a page to try it.
+
+Run it with ``make run``. Without real credentials in the environment
+(``WECHAT_TOKEN``, ``WECHAT_APP_ID``, ``WECHAT_APP_SECRET``,
+``WECHAT_ENCODING_AES_KEY``) it uses built-in demo values, so the page at ``/``
+can play WeChat against the callback at ``/wechat`` in safe (encrypted) mode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import typing as t
+
+from flask import Flask, render_template, request
+
+from flask_wechat import Article, Message, NewsReply, TextReply, WeChat, signals
+from flask_wechat.testing import WeChatTestClient
+
+wechat = WeChat()
+
+DEMO_CONFIG = {
+    "WECHAT_TOKEN": "example-token",
+    "WECHAT_APP_ID": "wx0000000000example",
+    "WECHAT_APP_SECRET": "example-secret",
+    "WECHAT_ENCODING_AES_KEY": "exampleexampleexampleexampleexampleexample1",
+}
+
+MENU_GOOD = "V1001_GOOD"
+
+
+@wechat.on("subscribe")
+def greet(message: Message) -> TextReply:
+    """Welcome new followers; mention the QR code they came from."""
+    greeting = "欢迎关注! Send 'news' for today's articles, or anything to hear it back."
+    if message.scene:
+        greeting += f" (scene {message.scene})"
+    return TextReply(greeting)
+
+
+@wechat.on("click", key=MENU_GOOD)
+def thank(message: Message) -> str:
+    """The "赞一下我们" menu button."""
+    return "谢谢你的赞 👍"
+
+
+@wechat.on("text", match=r"^\s*news\s*$")
+def news(message: Message) -> NewsReply:
+    """Today's articles."""
+    return NewsReply(
+        [
+            Article(
+                "flask_wechat",
+                "Connect Flask to WeChat",
+                "https://example.com/logo.png",
+                "https://example.com/",
+            ),
+            Article("Changelog", "What is new", None, "https://example.com/changes"),
+        ]
+    )
+
+
+@wechat.on("text")
+def echo(message: Message) -> TextReply:
+    """Anything else said is said back."""
+    return TextReply(message.content or "")
+
+
+@wechat.on()
+def fallback(message: Message) -> None:
+    """Events nobody handles are received and answered with ``success``."""
+
+
+def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
+    """Build the example site; real credentials come from the environment."""
+    app = Flask(__name__)
+    app.config.from_mapping(DEMO_CONFIG)
+    for key in DEMO_CONFIG:
+        if os.environ.get(key):
+            app.config[key] = os.environ[key]
+    app.config.update(config or {})
+    wechat.init_app(app)
+
+    log: list[str] = []
+
+    def remember(sender: Flask, message: Message, **extra: t.Any) -> None:
+        log.append(f"{message.name} from {message.source}")
+        del log[:-20]
+
+    signals.message_received.connect(remember, app, weak=False)
+
+    @app.route("/", methods=["GET", "POST"])
+    def index() -> str:
+        """Play WeChat: send a message or event to this site's own callback."""
+        result = None
+        if request.method == "POST":
+            client = WeChatTestClient(app)
+            kind = request.form.get("kind", "text")
+            if kind == "subscribe":
+                result = client.event("subscribe", EventKey="qrscene_demo")
+            elif kind == "click":
+                result = client.event("CLICK", EventKey=MENU_GOOD)
+            else:
+                result = client.text(request.form.get("content", ""))
+        shown = None
+        if result is not None:
+            shown = (
+                json.dumps(result.reply, ensure_ascii=False, indent=2)
+                if result.reply
+                else result.text
+            )
+        return render_template("index.html", result=result, shown=shown, log=log)
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,278 @@
+"""The WeChat API client: HTTP, errcodes, retries, and the shared access_token."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import typing as t
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from ..errors import TOKEN_ERRCODES, APIError, api_error
+from .tokens import CredentialStore
+
+if t.TYPE_CHECKING:
+    from ..cache import SharedCache
+    from ..config import Account
+
+logger = logging.getLogger("flask_wechat")
+
+JSON = dict[str, t.Any]
+
+#: errcode -1: "系统繁忙，此时请开发者稍候再试" — nothing was done; safe to retry.
+SYSTEM_BUSY = -1
+
+
+class _RedactSecrets(logging.Filter):
+    """urllib3 logs request URLs at DEBUG; WeChat puts secrets in the query string."""
+
+    _NAMES = ("access_token=", "secret=", "corpsecret=", "js_code=", "code=", "refresh_token=")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _redact(text: str) -> str:
+    for name in _RedactSecrets._NAMES:
+        start = 0
+        while (found := text.find(name, start)) != -1:
+            value_start = found + len(name)
+            end = value_start
+            while end < len(text) and text[end] not in "& \"'":
+                end += 1
+            text = text[:value_start] + "***" + text[end:]
+            start = value_start + 3
+    return text
+
+
+_redaction = _RedactSecrets()
+logging.getLogger("urllib3.connectionpool").addFilter(_redaction)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request surely never reached WeChat (so even a send may be retried)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
+
+
+class Client:
+    """Calls the WeChat API for one account.
+
+    ``client.get(path, params)`` and ``client.post(path, json)`` return the decoded
+    JSON; a non-zero ``errcode`` raises :class:`~flask_wechat.errors.APIError`
+    (or a subclass for the common ones). The access_token is added to every call,
+    taken from the shared cache (see :mod:`flask_wechat.api.tokens`); a call that
+    WeChat answers 40001/40014/42001 refreshes it once and is retried once.
+    """
+
+    def __init__(
+        self,
+        account: Account,
+        cache: SharedCache,
+        *,
+        session: requests.Session | None = None,
+        timeout: float | tuple[float, float] = (3.05, 10.0),
+        retries: int = 2,
+        backoff: float = 0.2,
+        stable_token: bool = False,
+        on_token_refresh: t.Callable[[], None] | None = None,
+    ) -> None:
+        self.account = account
+        self.base_url = account.api_base_url
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        #: use ``/cgi-bin/stable_token`` instead of ``/cgi-bin/token``.
+        self.stable_token = stable_token
+        # Identify the credential by AppID and a digest of the secret: WeCom apps
+        # of one corp share the CorpID but each has its own Secret and token.
+        secret_id = hashlib.sha256((account.app_secret or "").encode()).hexdigest()[:12]
+        prefix = f"wechat:{account.kind}:{account.app_id}:{secret_id}"
+        self.tokens = CredentialStore(
+            cache, prefix + ":access_token", self._fetch_access_token, on_refresh=on_token_refresh
+        )
+        self.tickets = CredentialStore(cache, prefix + ":jsapi_ticket", self._fetch_jsapi_ticket)
+
+    # -- credentials ----------------------------------------------------------
+
+    @property
+    def access_token(self) -> str:
+        """The account's access_token, from the shared cache or freshly fetched."""
+        return self.tokens.get()
+
+    def refresh_access_token(self, force: bool = True) -> str:
+        """Fetch a new access_token now (``flask wechat token --refresh``)."""
+        return self.tokens.refresh(force=force)
+
+    @property
+    def jsapi_ticket(self) -> str:
+        """The JS-SDK ``jsapi_ticket``, shared and refreshed like the access_token."""
+        return self.tickets.get()
+
+    def _fetch_access_token(self, force: bool) -> tuple[str, float]:
+        account = self.account
+        if not account.app_id or not account.app_secret:
+            what = "CorpID and Secret" if account.kind == "work" else "AppID and AppSecret"
+            raise APIError(-2, f"account {account.name!r} needs its {what} to call the API")
+        if account.kind == "work":
+            params = {"corpid": account.app_id, "corpsecret": account.app_secret}
+            data = self.request("GET", "/cgi-bin/gettoken", params=params, token=False)
+        elif self.stable_token:
+            body = {
+                "grant_type": "client_credential",
+                "appid": account.app_id,
+                "secret": account.app_secret,
+                "force_refresh": force,
+            }
+            data = self.request(
+                "POST", "/cgi-bin/stable_token", json=body, token=False, idempotent=True
+            )
+        else:
+            params = {
+                "grant_type": "client_credential",
+                "appid": account.app_id,
+                "secret": account.app_secret,
+            }
+            data = self.request("GET", "/cgi-bin/token", params=params, token=False)
+        return str(data["access_token"]), float(data.get("expires_in", 7200))
+
+    def _fetch_jsapi_ticket(self, force: bool) -> tuple[str, float]:
+        if self.account.kind == "work":
+            data = self.get("/cgi-bin/get_jsapi_ticket")
+        else:
+            data = self.get("/cgi-bin/ticket/getticket", {"type": "jsapi"})
+        return str(data["ticket"]), float(data.get("expires_in", 7200))
+
+    # -- HTTP -------------------------------------------------------------------
+
+    def get(self, path: str, params: t.Mapping[str, t.Any] | None = None, **kwargs: t.Any) -> JSON:
+        """GET ``path`` with ``params`` (and the access_token); the decoded JSON."""
+        return t.cast(JSON, self.request("GET", path, params=params, **kwargs))
+
+    def post(
+        self,
+        path: str,
+        json: t.Any = None,
+        *,
+        params: t.Mapping[str, t.Any] | None = None,
+        **kwargs: t.Any,
+    ) -> JSON:
+        """POST ``json`` to ``path``; the decoded JSON.
+
+        Sends are not idempotent: after a timeout where WeChat may have received
+        the request, they are not retried (pass ``idempotent=True`` where a repeat
+        is harmless, such as queries).
+        """
+        return t.cast(JSON, self.request("POST", path, params=params, json=json, **kwargs))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: t.Mapping[str, t.Any] | None = None,
+        json: t.Any = None,
+        files: t.Any = None,
+        data: t.Any = None,
+        token: bool = True,
+        idempotent: bool | None = None,
+        stream: bool = False,
+    ) -> t.Any:
+        """Call the API. With ``stream``, a non-JSON answer (media) comes back as
+        the :class:`requests.Response` itself."""
+        if idempotent is None:
+            idempotent = method.upper() == "GET"
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        body = None
+        headers = {}
+        if json is not None:
+            body = _dumps(json)
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        token_retried = False
+        attempt = 0
+        while True:
+            query = dict(params or {})
+            access_token = None
+            if token:
+                access_token = self.access_token
+                query["access_token"] = access_token
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=query,
+                    data=body if body is not None else data,
+                    files=files,
+                    headers=headers,
+                    timeout=self.timeout,
+                    stream=stream,
+                )
+            except requests.RequestException as exc:
+                if attempt < self.retries and (idempotent or _never_sent(exc)):
+                    attempt += 1
+                    self._sleep(attempt)
+                    continue
+                raise
+            if response.status_code >= 500 and attempt < self.retries and idempotent:
+                attempt += 1
+                self._sleep(attempt)
+                continue
+            result = self._decode(response, stream)
+            if isinstance(result, requests.Response):
+                return result
+            errcode = _errcode(result)
+            if not errcode:
+                return result
+            if errcode in TOKEN_ERRCODES and token and access_token and not token_retried:
+                token_retried = True
+                self.tokens.refresh(failed=access_token)
+                continue
+            if errcode == SYSTEM_BUSY and attempt < self.retries:
+                attempt += 1
+                self._sleep(attempt)
+                continue
+            raise api_error(errcode, str(result.get("errmsg", "")))
+
+    def _decode(self, response: requests.Response, stream: bool) -> t.Any:
+        content_type = response.headers.get("Content-Type", "")
+        looks_json = "json" in content_type or "text/plain" in content_type
+        if stream and not looks_json:
+            if response.status_code >= 400:
+                raise APIError(-1, f"HTTP {response.status_code} from WeChat")
+            return response
+        raw = response.content
+        try:
+            # WeChat answers JSON without a charset; it is always UTF-8.
+            decoded = json.loads(raw.decode("utf-8")) if raw else {}
+        except (UnicodeDecodeError, ValueError):
+            if stream:
+                return response
+            raise APIError(-1, f"HTTP {response.status_code}: not a JSON answer") from None
+        if response.status_code >= 400 and not _errcode(decoded):
+            raise APIError(-1, f"HTTP {response.status_code} from WeChat")
+        return decoded
+
+    def _sleep(self, attempt: int) -> None:
+        time.sleep(self.backoff * (2 ** (attempt - 1)))
+
+
+def _errcode(result: t.Any) -> int:
+    if not isinstance(result, dict):
+        return 0
+    try:
+        return int(result.get("errcode") or 0)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _dumps(value: t.Any) -> bytes:
+    # WeChat shows \\uXXXX escapes literally in some APIs (menus): send real UTF-8.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -1,0 +1,221 @@
+"""Signatures and message encryption, byte-compatible with WeChat's WXBizMsgCrypt.
+
+The scheme (seed ``wecom-callback-mode-crypto.txt``, used unchanged by Official
+Accounts, Mini Programs and WeCom):
+
+* AES-256-CBC, key = base64(EncodingAESKey + "="), IV = the key's first 16 bytes;
+* PKCS#7 padding to **32-byte** blocks (not AES's 16);
+* plaintext = 16 random bytes + 4-byte big-endian length + message + receive id
+  (the AppID, or the CorpID for WeCom);
+* ``msg_signature`` = sha1 of the sorted, concatenated token, timestamp, nonce and
+  ciphertext.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import struct
+import time
+import typing as t
+
+from Crypto.Cipher import AES
+
+from .errors import ConfigError, DecryptError, InvalidAppId, InvalidSignature, MalformedBody
+from .parsing import parse_json, parse_xml
+
+BLOCK_SIZE = 32
+"""WXBizMsgCrypt pads to 32 bytes, twice AES's block size."""
+
+_NONCE_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def sign(*parts: str) -> str:
+    """Return the sha1 hex digest of ``parts`` sorted and concatenated.
+
+    This is WeChat's ``signature`` (token, timestamp, nonce), its ``msg_signature``
+    (plus the ciphertext) and the 7moor relay's signature (plus the open_id).
+    """
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()  # noqa: S324 - WeChat's algorithm
+
+
+def check_signature(signature: str | None, *parts: str) -> None:
+    """Raise :class:`InvalidSignature` unless ``signature`` signs ``parts``.
+
+    The comparison takes constant time.
+    """
+    if not signature:
+        raise InvalidSignature("missing signature")
+    expected = sign(*parts)
+    if not hmac.compare_digest(expected.encode(), signature.lower().encode("utf-8", "replace")):
+        raise InvalidSignature("invalid signature")
+
+
+def jsapi_signature(ticket: str, noncestr: str, timestamp: int | str, url: str) -> str:
+    """Return the JS-SDK ``wx.config`` signature for a page ``url``.
+
+    ``url`` must be the page's full URL without its ``#`` fragment; it is signed
+    as is, never URL-escaped.
+    """
+    url = url.split("#", 1)[0]
+    plain = f"jsapi_ticket={ticket}&noncestr={noncestr}&timestamp={timestamp}&url={url}"
+    return hashlib.sha1(plain.encode()).hexdigest()  # noqa: S324 - WeChat's algorithm
+
+
+def make_nonce(length: int = 16) -> str:
+    """Return a random alphanumeric nonce."""
+    return "".join(secrets.choice(_NONCE_ALPHABET) for _ in range(length))
+
+
+def decode_aes_key(encoding_aes_key: str, key_name: str = "WECHAT_ENCODING_AES_KEY") -> bytes:
+    """Turn a 43-character EncodingAESKey into the 32-byte AES key."""
+    if not isinstance(encoding_aes_key, str) or len(encoding_aes_key) != 43:
+        raise ConfigError(key_name, "the EncodingAESKey must be exactly 43 characters")
+    try:
+        key = base64.b64decode(encoding_aes_key + "=", validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(key_name, "the EncodingAESKey is not valid base64") from None
+    if len(key) != 32:  # pragma: no cover - 43 base64 chars always make 32 bytes
+        raise ConfigError(key_name, "the EncodingAESKey does not decode to 32 bytes")
+    return key
+
+
+class Sealed(t.NamedTuple):
+    """An encrypted message with its signature, ready to wrap in XML or JSON."""
+
+    encrypt: str
+    msg_signature: str
+    timestamp: str
+    nonce: str
+
+    def to_xml(self) -> str:
+        """The passive-reply envelope WeChat expects."""
+        return (
+            f"<xml><Encrypt><![CDATA[{self.encrypt}]]></Encrypt>"
+            f"<MsgSignature><![CDATA[{self.msg_signature}]]></MsgSignature>"
+            f"<TimeStamp>{self.timestamp}</TimeStamp>"
+            f"<Nonce><![CDATA[{self.nonce}]]></Nonce></xml>"
+        )
+
+    def to_json(self) -> str:
+        """The JSON envelope used by Mini Programs configured for JSON."""
+        return json.dumps(
+            {
+                "Encrypt": self.encrypt,
+                "MsgSignature": self.msg_signature,
+                "TimeStamp": self.timestamp,
+                "Nonce": self.nonce,
+            }
+        )
+
+
+class MessageCrypto:
+    """Encrypt and decrypt callback messages for one account.
+
+    :param token: the callback Token.
+    :param encoding_aes_key: the 43-character EncodingAESKey.
+    :param receive_id: the AppID (Official Account, Mini Program) or the CorpID
+        (WeCom) that every decrypted message must carry.
+    """
+
+    __slots__ = ("_iv", "_key", "_receive_id", "receive_id", "token")
+
+    def __init__(self, token: str, encoding_aes_key: str, receive_id: str) -> None:
+        self.token = token
+        self._key = decode_aes_key(encoding_aes_key)
+        self._iv = self._key[:16]
+        self.receive_id = receive_id
+        self._receive_id = receive_id.encode()
+
+    # -- the raw cipher -----------------------------------------------------
+
+    def encrypt_raw(self, plaintext: str | bytes) -> str:
+        """Encrypt ``plaintext`` into WeChat's base64 ciphertext (no signature)."""
+        msg = plaintext.encode() if isinstance(plaintext, str) else plaintext
+        body = secrets.token_bytes(16) + struct.pack(">I", len(msg)) + msg + self._receive_id
+        pad = BLOCK_SIZE - len(body) % BLOCK_SIZE
+        body += bytes((pad,)) * pad
+        cipher = AES.new(self._key, AES.MODE_CBC, self._iv)
+        return base64.b64encode(cipher.encrypt(body)).decode()
+
+    def decrypt_raw(self, ciphertext: str) -> bytes:
+        """Decrypt WeChat's base64 ``ciphertext`` and return the message bytes.
+
+        Padding, length and receive id are all checked: a message for another
+        account raises :class:`InvalidAppId`, anything malformed :class:`DecryptError`.
+        """
+        try:
+            data = base64.b64decode(ciphertext, validate=True)
+        except (binascii.Error, ValueError):
+            raise DecryptError("ciphertext is not valid base64") from None
+        if not data or len(data) % BLOCK_SIZE:
+            raise DecryptError("ciphertext length is not a multiple of 32 bytes")
+        plain = AES.new(self._key, AES.MODE_CBC, self._iv).decrypt(data)
+        pad = plain[-1]
+        if not 1 <= pad <= BLOCK_SIZE or plain[-pad:] != bytes((pad,)) * pad:
+            raise DecryptError("bad padding")
+        end = len(plain) - pad
+        if end < 20:
+            raise DecryptError("decrypted message is too short")
+        (length,) = struct.unpack_from(">I", plain, 16)
+        if 20 + length > end:
+            raise DecryptError("bad message length")
+        if plain[20 + length : end] != self._receive_id:
+            raise InvalidAppId("message is for another AppID")
+        return plain[20 : 20 + length]
+
+    # -- the WXBizMsgCrypt operations -------------------------------------------
+
+    def seal(
+        self, plaintext: str | bytes, timestamp: str | int | None = None, nonce: str | None = None
+    ) -> Sealed:
+        """Encrypt and sign ``plaintext``; timestamp and nonce default to now/random."""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        nonce = nonce or make_nonce()
+        encrypt = self.encrypt_raw(plaintext)
+        return Sealed(encrypt, sign(self.token, ts, nonce, encrypt), ts, nonce)
+
+    def encrypt(
+        self, plaintext: str | bytes, timestamp: str | int | None = None, nonce: str | None = None
+    ) -> str:
+        """Return the ``<xml><Encrypt/><MsgSignature/><TimeStamp/><Nonce/></xml>`` envelope."""
+        return self.seal(plaintext, timestamp, nonce).to_xml()
+
+    def open(self, encrypt: str, msg_signature: str | None, timestamp: str, nonce: str) -> bytes:
+        """Check ``msg_signature`` over ``encrypt`` and decrypt it."""
+        check_signature(msg_signature, self.token, timestamp, nonce, encrypt)
+        return self.decrypt_raw(encrypt)
+
+    def decrypt(
+        self, body: str | bytes, msg_signature: str | None, timestamp: str, nonce: str
+    ) -> str:
+        """Verify and decrypt a POST ``body`` (XML or JSON envelope); return the inner text."""
+        return _text(self.open(extract_encrypt(body), msg_signature, timestamp, nonce))
+
+    def decrypt_echostr(
+        self, msg_signature: str | None, timestamp: str, nonce: str, echostr: str
+    ) -> str:
+        """Verify and decrypt WeCom's encrypted URL-verification ``echostr``."""
+        return _text(self.open(echostr, msg_signature, timestamp, nonce))
+
+
+def extract_encrypt(body: str | bytes) -> str:
+    """Return the ``Encrypt`` value of an XML or JSON envelope."""
+    raw = body.encode() if isinstance(body, str) else body
+    fields = parse_json(raw) if raw.lstrip()[:1] == b"{" else parse_xml(raw)
+    # WeCom's JSON callbacks spell the keys in lower case.
+    encrypt = fields.get("Encrypt", fields.get("encrypt"))
+    if not isinstance(encrypt, str) or not encrypt:
+        raise MalformedBody("no Encrypt element in the body")
+    return encrypt
+
+
+def _text(plaintext: bytes) -> str:
+    try:
+        return plaintext.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecryptError("decrypted message is not UTF-8") from None

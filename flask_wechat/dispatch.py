@@ -1,0 +1,76 @@
+"""Handler registration and lookup: which function answers a message."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing as t
+
+if t.TYPE_CHECKING:
+    from .messages import Message
+
+HandlerFunc = t.Callable[["Message"], t.Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Handler:
+    """A registered handler and the filters a message must pass to reach it."""
+
+    func: HandlerFunc
+    name: str | None = None
+    key: str | None = None
+    match: re.Pattern[str] | None = None
+    account: str | None = None
+    agent_id: int | None = None
+
+    def accepts(self, message: Message) -> bool:
+        """Whether every filter of this handler matches ``message``."""
+        if self.account is not None and message.account != self.account:
+            return False
+        if self.key is not None and message.raw.get("EventKey") != self.key:
+            return False
+        if self.agent_id is not None:
+            agent = message.raw.get("AgentID")
+            if agent is None or str(agent) != str(self.agent_id):
+                return False
+        if self.match is not None:
+            # Messages match on Content; events on EventKey.
+            subject = message.raw.get("EventKey" if message.is_event else "Content")
+            if not isinstance(subject, str) or self.match.search(subject) is None:
+                return False
+        return True
+
+
+class Registry:
+    """Handlers in registration order, indexed by type; defaults come last."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, list[Handler]] = {}
+        self._defaults: list[Handler] = []
+
+    def add(self, handler: Handler) -> None:
+        """Register ``handler``; typed handlers are tried before default ones."""
+        if handler.name is None:
+            self._defaults.append(handler)
+        else:
+            self._by_name.setdefault(handler.name, []).append(handler)
+
+    def find(self, message: Message) -> Handler | None:
+        """The first handler whose filters accept ``message``, else ``None``."""
+        for handler in self._by_name.get(message.name, ()):
+            if handler.accepts(message):
+                return handler
+        for handler in self._defaults:
+            if handler.accepts(message):
+                return handler
+        return None
+
+    def __len__(self) -> int:
+        return len(self._defaults) + sum(map(len, self._by_name.values()))
+
+
+def compile_match(match: str | re.Pattern[str] | None) -> re.Pattern[str] | None:
+    """Compile a ``match=`` filter once, at registration."""
+    if match is None or isinstance(match, re.Pattern):
+        return match
+    return re.compile(match)

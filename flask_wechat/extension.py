@@ -1,0 +1,125 @@
+"""The :class:`WeChat` Flask extension."""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask import current_app
+
+from .blueprints import make_blueprint
+from .cache import resolve_cache
+from .cli import wechat_cli
+from .config import DEFAULTS, load_accounts
+from .dispatch import Handler, Registry, compile_match
+from .state import WeChatState
+
+if t.TYPE_CHECKING:
+    import re
+
+    from flask import Flask
+    from flask_caching import Cache
+
+    from .api import Client
+    from .config import Account
+
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+
+
+class WeChat:
+    """Connects Flask apps to WeChat.
+
+    ``WeChat(app)`` or ``wechat = WeChat(); wechat.init_app(app)``. Handlers
+    registered with :meth:`on` serve every app the extension is initialised on;
+    configuration and state are per app, in ``app.extensions["wechat"]``.
+    """
+
+    def __init__(self, app: Flask | None = None, *, cache: Cache | None = None) -> None:
+        #: the registered handlers, tried in registration order.
+        self.handlers = Registry()
+        #: a cache to use instead of ``WECHAT_CACHE``/``CACHE_*`` on every app.
+        self.cache = cache
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Read and validate the app's ``WECHAT_*`` config, mount the callbacks,
+        register the ``flask wechat`` commands.
+
+        :raises ConfigError: the configuration is wrong; the message names the key.
+        """
+        if "wechat" in app.extensions:
+            raise RuntimeError("flask_wechat is already registered on this Flask app.")
+        for key, value in DEFAULTS.items():
+            app.config.setdefault(key, value)
+        accounts = load_accounts(app.config)
+        state = WeChatState(self, accounts, self.cache or resolve_cache(app))
+        state.stable_token = bool(app.config["WECHAT_STABLE_TOKEN"])
+        app.extensions["wechat"] = state
+        blueprint = make_blueprint(state)
+        if state.callbacks:
+            app.register_blueprint(blueprint)
+        app.cli.add_command(wechat_cli)
+
+    def on(
+        self,
+        *types: str,
+        key: str | None = None,
+        match: str | re.Pattern[str] | None = None,
+        account: str | None = None,
+        agent_id: int | None = None,
+    ) -> t.Callable[[F], F]:
+        """Register a handler for message or event types.
+
+        ``@wechat.on("text")``, ``@wechat.on("click", key="V1001_GOOD")``,
+        ``@wechat.on("text", match=r"^help")``, ``@wechat.on("text", account="shop")``;
+        several types at once: ``@wechat.on("image", "voice")``; no type: the
+        default handler, for anything no other handler took. Names are
+        case-insensitive; the ``LOCATION`` event is ``"location_event"``.
+
+        :param key: the event's ``EventKey`` must equal this.
+        :param match: a regex searched in the message's ``Content`` (an event's
+            ``EventKey``).
+        :param account: only messages to this account.
+        :param agent_id: only WeCom messages to this ``AgentID``.
+        """
+        pattern = compile_match(match)
+
+        def decorator(func: F) -> F:
+            for name in types or (None,):
+                self.handlers.add(
+                    Handler(
+                        func,
+                        name=None if name is None else name.lower(),
+                        key=key,
+                        match=pattern,
+                        account=account,
+                        agent_id=agent_id,
+                    )
+                )
+            return func
+
+        return decorator
+
+    def state(self, app: Flask | None = None) -> WeChatState:
+        """The per-app state of ``app`` (default: the current app)."""
+        if app is None:
+            app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
+        try:
+            state = app.extensions["wechat"]
+        except KeyError:
+            raise RuntimeError(
+                "flask_wechat is not initialised on this app. Did you forget to call init_app(app)?"
+            ) from None
+        if state.extension is not self:
+            raise RuntimeError("this app's flask_wechat belongs to another WeChat() object.")
+        return t.cast(WeChatState, state)
+
+    def client(self, account: str | None = None) -> Client:
+        """The WeChat API client of ``account`` (default: the default account) of the
+        current app. Its access_token lives in the extension's shared cache."""
+        app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
+        return self.state(app).client(app, account)
+
+    def account(self, name: str | None = None) -> Account:
+        """The configured account ``name`` of the current app (default: the default one)."""
+        return self.state().account(name)

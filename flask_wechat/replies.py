@@ -1,0 +1,217 @@
+"""Reply objects a handler returns, and their two wire forms.
+
+Every reply renders as a passive-reply XML body (:meth:`Reply.to_xml`) and as a
+customer-service API message (:meth:`Reply.to_customer_service`), used where the
+platform has no passive reply (Mini Programs) or the handler ran past the
+5-second deadline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import typing as t
+
+from .parsing import to_xml
+
+MAX_ARTICLES = 8
+"""A passive news reply carries at most 8 articles (WeChat drops the rest)."""
+
+
+class Reply:
+    """Base class of the reply objects."""
+
+    #: the ``MsgType`` of the passive reply.
+    msg_type: t.ClassVar[str] = ""
+
+    def fields(self) -> dict[str, t.Any]:
+        """The type-specific fields of the passive reply XML."""
+        raise NotImplementedError
+
+    def to_xml(self, to_user: str, from_user: str, create_time: int | None = None) -> str:
+        """Render the passive reply addressed to ``to_user`` from ``from_user``."""
+        envelope: dict[str, t.Any] = {
+            "ToUserName": to_user,
+            "FromUserName": from_user,
+            "CreateTime": int(time.time()) if create_time is None else create_time,
+            "MsgType": self.msg_type,
+        }
+        envelope.update(self.fields())
+        return to_xml(envelope)
+
+    def to_customer_service(self, open_id: str) -> dict[str, t.Any]:
+        """The body of ``/cgi-bin/message/custom/send`` carrying this reply."""
+        raise TypeError(f"{type(self).__name__} cannot be sent as a customer-service message")
+
+
+@dataclasses.dataclass(frozen=True)
+class TextReply(Reply):
+    """A text reply; any text survives, ``]]>``, emoji and control characters too."""
+
+    content: str
+    msg_type: t.ClassVar[str] = "text"
+
+    def fields(self) -> dict[str, t.Any]:
+        return {"Content": self.content}
+
+    def to_customer_service(self, open_id: str) -> dict[str, t.Any]:
+        return {"touser": open_id, "msgtype": "text", "text": {"content": self.content}}
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageReply(Reply):
+    """An image, by the ``media_id`` of uploaded media."""
+
+    media_id: str
+    msg_type: t.ClassVar[str] = "image"
+
+    def fields(self) -> dict[str, t.Any]:
+        return {"Image": {"MediaId": self.media_id}}
+
+    def to_customer_service(self, open_id: str) -> dict[str, t.Any]:
+        return {"touser": open_id, "msgtype": "image", "image": {"media_id": self.media_id}}
+
+
+@dataclasses.dataclass(frozen=True)
+class VoiceReply(Reply):
+    """A voice message, by the ``media_id`` of uploaded media."""
+
+    media_id: str
+    msg_type: t.ClassVar[str] = "voice"
+
+    def fields(self) -> dict[str, t.Any]:
+        return {"Voice": {"MediaId": self.media_id}}
+
+    def to_customer_service(self, open_id: str) -> dict[str, t.Any]:
+        return {"touser": open_id, "msgtype": "voice", "voice": {"media_id": self.media_id}}
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoReply(Reply):
+    """A video, by ``media_id``, with an optional title and description."""
+
+    media_id: str
+    title: str | None = None
+    description: str | None = None
+    msg_type: t.ClassVar[str] = "video"
+
+    def fields(self) -> dict[str, t.Any]:
+        return {
+            "Video": {
+                "MediaId": self.media_id,
+                "Title": self.title,
+                "Description": self.description,
+            }
+        }
+
+    def to_customer_service(self, open_id: str) -> dict[str, t.Any]:
+        video = {"media_id": self.media_id, "title": self.title, "description": self.description}
+        return {
+            "touser": open_id,
+            "msgtype": "video",
+            "video": {k: v for k, v in video.items() if v is not None},
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class MusicReply(Reply):
+    """A music card; WeChat requires the thumbnail's ``thumb_media_id``."""
+
+    title: str | None
+    description: str | None
+    music_url: str | None
+    hq_music_url: str | None
+    thumb_media_id: str
+    msg_type: t.ClassVar[str] = "music"
+
+    def fields(self) -> dict[str, t.Any]:
+        return {
+            "Music": {
+                "Title": self.title,
+                "Description": self.description,
+                "MusicUrl": self.music_url,
+                "HQMusicUrl": self.hq_music_url,
+                "ThumbMediaId": self.thumb_media_id,
+            }
+        }
+
+    def to_customer_service(self, open_id: str) -> dict[str, t.Any]:
+        music = {
+            "title": self.title,
+            "description": self.description,
+            "musicurl": self.music_url,
+            "hqmusicurl": self.hq_music_url,
+            "thumb_media_id": self.thumb_media_id,
+        }
+        return {
+            "touser": open_id,
+            "msgtype": "music",
+            "music": {k: v for k, v in music.items() if v is not None},
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Article:
+    """One article of a :class:`NewsReply`."""
+
+    title: str
+    description: str | None = None
+    pic_url: str | None = None
+    url: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class NewsReply(Reply):
+    """Articles (图文消息); at most :data:`MAX_ARTICLES`, at least one."""
+
+    articles: t.Sequence[Article]
+    msg_type: t.ClassVar[str] = "news"
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.articles) <= MAX_ARTICLES:
+            raise ValueError(f"a news reply carries 1 to {MAX_ARTICLES} articles")
+        object.__setattr__(self, "articles", tuple(self.articles))
+
+    def fields(self) -> dict[str, t.Any]:
+        return {
+            "ArticleCount": len(self.articles),
+            "Articles": [
+                {
+                    "Title": article.title,
+                    "Description": article.description,
+                    "PicUrl": article.pic_url,
+                    "Url": article.url,
+                }
+                for article in self.articles
+            ],
+        }
+
+    def to_customer_service(self, open_id: str) -> dict[str, t.Any]:
+        # The customer-service API sends a single article per news message.
+        articles = [
+            {
+                k: v
+                for k, v in {
+                    "title": article.title,
+                    "description": article.description,
+                    "url": article.url,
+                    "picurl": article.pic_url,
+                }.items()
+                if v is not None
+            }
+            for article in self.articles[:1]
+        ]
+        return {"touser": open_id, "msgtype": "news", "news": {"articles": articles}}
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferCustomerServiceReply(Reply):
+    """Hand the conversation to human customer service (optionally one ``kf_account``)."""
+
+    kf_account: str | None = None
+    msg_type: t.ClassVar[str] = "transfer_customer_service"
+
+    def fields(self) -> dict[str, t.Any]:
+        if self.kf_account is None:
+            return {}
+        return {"TransInfo": {"KfAccount": self.kf_account}}

@@ -1,0 +1,97 @@
+"""blinker signals sent by flask_wechat.
+
+The sender is always the Flask app; payloads are keyword arguments (``message=``
+and ``account=`` unless a signal says otherwise). Connect for the life of the app
+with ``signal.connect(receiver, app)``, or for a block with
+``signal.connected_to(receiver, app)``.
+
+Besides the signals below there is one signal per message and event type
+(``signals.text``, ``signals.click``, ``signals.location_event``, ...) and
+:func:`signal_for` returns the signal of any type name, including ones WeChat
+adds later. ``signal_for(name, account="shop")`` is the same signal sent only
+for the account named ``shop``.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from blinker import Namespace, Signal
+
+_signals = Namespace()
+_type_signals = Namespace()
+_account_signals = Namespace()
+
+#: Every verified inbound message or event, before its handler runs.
+message_received = _signals.signal("message-received")
+
+#: A reply was answered or delivered: ``message=``, ``reply=`` (the reply object).
+reply_sent = _signals.signal("reply-sent")
+
+#: A callback request was refused: ``reason=`` (the short text answered), ``account=``.
+request_rejected = _signals.signal("request-rejected")
+
+#: A handler raised: ``message=``, ``exception=``, ``account=``. The callback still
+#: answered ``success``.
+handler_failed = _signals.signal("handler-failed")
+
+#: A retry of a message already handled (or being handled) arrived: ``message=``.
+duplicate_ignored = _signals.signal("duplicate-ignored")
+
+#: A new access_token was fetched from WeChat: ``account=``.
+access_token_refreshed = _signals.signal("access-token-refreshed")
+
+
+def signal_for(name: str, account: str | None = None) -> Signal:
+    """The signal sent for messages or events of type ``name`` (case-insensitive).
+
+    With ``account``, the signal sent only for that account's messages.
+    """
+    name = name.lower()
+    if account is None:
+        return _type_signals.signal(name)
+    return _account_signals.signal(f"{account}\x1f{name}")
+
+
+def send_type_signals(sender: object, name: str, account: str, **payload: t.Any) -> None:
+    """Send the type signal of ``name``, and its per-account one when anyone listens."""
+    signal = _type_signals.signal(name)
+    if signal.receivers:
+        signal.send(sender, account=account, **payload)
+    scoped = _account_signals.get(f"{account}\x1f{name}")
+    if scoped is not None and scoped.receivers:
+        scoped.send(sender, account=account, **payload)
+
+
+text = signal_for("text")
+image = signal_for("image")
+voice = signal_for("voice")
+video = signal_for("video")
+shortvideo = signal_for("shortvideo")
+location = signal_for("location")
+link = signal_for("link")
+file = signal_for("file")
+miniprogrampage = signal_for("miniprogrampage")
+
+subscribe = signal_for("subscribe")
+unsubscribe = signal_for("unsubscribe")
+scan = signal_for("scan")
+location_event = signal_for("location_event")
+click = signal_for("click")
+view = signal_for("view")
+view_miniprogram = signal_for("view_miniprogram")
+scancode_push = signal_for("scancode_push")
+scancode_waitmsg = signal_for("scancode_waitmsg")
+pic_sysphoto = signal_for("pic_sysphoto")
+pic_photo_or_album = signal_for("pic_photo_or_album")
+pic_weixin = signal_for("pic_weixin")
+location_select = signal_for("location_select")
+templatesendjobfinish = signal_for("templatesendjobfinish")
+masssendjobfinish = signal_for("masssendjobfinish")
+user_enter_tempsession = signal_for("user_enter_tempsession")
+enter_agent = signal_for("enter_agent")
+change_contact = signal_for("change_contact")
+batch_job_result = signal_for("batch_job_result")
+kf_create_session = signal_for("kf_create_session")
+kf_close_session = signal_for("kf_close_session")
+kf_switch_session = signal_for("kf_switch_session")

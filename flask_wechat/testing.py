@@ -1,0 +1,250 @@
+"""Test helpers: play WeChat against your app's callbacks.
+
+:class:`WeChatTestClient` builds callback requests exactly as WeChat sends them,
+signed and, when the account has an EncodingAESKey, encrypted; posts them
+through Flask's test client; and hands back the answer decrypted and parsed::
+
+    from flask_wechat.testing import WeChatTestClient
+
+    def test_echo(app):
+        wechat = WeChatTestClient(app)
+        result = wechat.text("hello")
+        assert result.reply["Content"] == "hello"
+
+The pytest plugin shipped with flask_wechat offers it as the ``wechat_client``
+fixture (it uses your ``app`` fixture).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import typing as t
+
+from .crypto import MessageCrypto, check_signature, make_nonce, sign
+from .parsing import parse_xml, to_xml
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+    from flask.testing import FlaskClient
+    from werkzeug.test import TestResponse
+
+    from .config import Account
+    from .parsing import Fields
+
+MODES = ("plain", "compatible", "safe")
+
+DEFAULT_USER = "oTestUser0000000000000000000"
+"""The OpenID messages come from unless a test says otherwise."""
+
+DEFAULT_ORIGINAL_ID = "gh_0123456789ab"
+"""The account's original ID (``ToUserName``) unless a test says otherwise."""
+
+
+class CallbackResult:
+    """What the callback answered to one request, decrypted and parsed."""
+
+    def __init__(self, response: TestResponse, sent: Fields, reply: Fields | None, encrypted: bool):
+        #: the Flask test response, untouched.
+        self.response = response
+        #: the message fields that were sent.
+        self.sent = sent
+        #: the reply's fields (``{"MsgType": "text", "Content": ...}``), or ``None``
+        #: when the callback answered ``success``/nothing.
+        self.reply = reply
+        #: whether the answer came encrypted.
+        self.encrypted = encrypted
+
+    @property
+    def status_code(self) -> int:
+        return self.response.status_code
+
+    @property
+    def text(self) -> str:
+        """The raw answer body as text."""
+        return self.response.get_data(as_text=True)
+
+    @property
+    def is_success(self) -> bool:
+        """Whether the callback answered ``success`` (or nothing): no passive reply."""
+        return self.status_code == 200 and self.reply is None
+
+    @property
+    def msg_type(self) -> str | None:
+        """The reply's ``MsgType``."""
+        return None if self.reply is None else self.reply.get("MsgType")
+
+    @property
+    def content(self) -> str | None:
+        """A text reply's ``Content``."""
+        return None if self.reply is None else self.reply.get("Content")
+
+    def __repr__(self) -> str:
+        return f"<CallbackResult {self.status_code} reply={self.reply!r}>"
+
+
+class WeChatTestClient:
+    """Sends callback requests to one account of ``app`` the way WeChat does.
+
+    :param account: the account name (default: the app's default account).
+    :param mode: ``"plain"``, ``"compatible"`` or ``"safe"``; by default safe mode
+        when the account has an EncodingAESKey, else plaintext.
+    :param user: the OpenID messages come from.
+    """
+
+    def __init__(
+        self,
+        app: Flask,
+        account: str | None = None,
+        *,
+        mode: str | None = None,
+        user: str = DEFAULT_USER,
+        original_id: str = DEFAULT_ORIGINAL_ID,
+        client: FlaskClient | None = None,
+    ) -> None:
+        self.app = app
+        self.account: Account = app.extensions["wechat"].account(account)
+        if self.account.callback_url is None:
+            raise ValueError(f"account {self.account.name!r} has no callback URL")
+        self.crypto: MessageCrypto | None = None
+        if self.account.encoding_aes_key:
+            self.crypto = MessageCrypto(
+                self.account.token or "", self.account.encoding_aes_key, self.account.receive_id
+            )
+        self.mode = mode or ("safe" if self.crypto else "plain")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if self.mode != "plain" and self.crypto is None:
+            raise ValueError(f"{self.mode} mode needs an EncodingAESKey on the account")
+        self.user = user
+        self.original_id = original_id
+        self.client = client or app.test_client()
+
+    # -- building messages -------------------------------------------------------
+
+    def message(self, msg_type: str, **fields: t.Any) -> Fields:
+        """The fields of a message of ``msg_type``; ``fields`` use WeChat's names
+        (``Content="hi"``, ``MediaId="..."``) and override the defaults."""
+        message: Fields = {
+            "ToUserName": self.original_id,
+            "FromUserName": self.user,
+            "CreateTime": int(time.time()),
+            "MsgType": msg_type,
+            "MsgId": secrets.randbits(63),
+        }
+        message.update(fields)
+        return message
+
+    def event_message(self, event: str, **fields: t.Any) -> Fields:
+        """The fields of an event, spelt as WeChat spells it (``"CLICK"``, ``"subscribe"``)."""
+        message: Fields = {
+            "ToUserName": self.original_id,
+            "FromUserName": self.user,
+            "CreateTime": int(time.time()),
+            "MsgType": "event",
+            "Event": event,
+        }
+        message.update(fields)
+        return message
+
+    # -- sending -------------------------------------------------------------------
+
+    def text(self, content: str, **fields: t.Any) -> CallbackResult:
+        """Send a text message."""
+        return self.send(self.message("text", Content=content, **fields))
+
+    def event(self, event: str, **fields: t.Any) -> CallbackResult:
+        """Send an event (``wechat.event("CLICK", EventKey="V1001_GOOD")``)."""
+        return self.send(self.event_message(event, **fields))
+
+    def send(
+        self,
+        message: Fields,
+        *,
+        timestamp: int | None = None,
+        nonce: str | None = None,
+    ) -> CallbackResult:
+        """Send ``message`` (a dict of fields) signed, and encrypted per the mode;
+        send the same dict twice to play a WeChat retry."""
+        body, query = self.encode(message, timestamp=timestamp, nonce=nonce)
+        response = self.post(body, query)
+        reply, encrypted = self.decode_reply(response)
+        return CallbackResult(response, message, reply, encrypted)
+
+    def encode(
+        self, message: Fields, *, timestamp: int | None = None, nonce: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body and query string WeChat would send for ``message``."""
+        token = self.account.token or ""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        nonce = nonce or make_nonce(10)
+        query = {"signature": sign(token, ts, nonce), "timestamp": ts, "nonce": nonce}
+        if self.account.kind == "mp" and "FromUserName" in message:
+            query["openid"] = str(message["FromUserName"])
+        if self.mode == "plain" or self.crypto is None:
+            return to_xml(message).encode(), query
+        plaintext = to_xml(message)
+        sealed = self.crypto.seal(plaintext, ts, nonce)
+        envelope: Fields = {"ToUserName": message.get("ToUserName", self.original_id)}
+        if self.mode == "compatible":
+            envelope = dict(message)
+        envelope["Encrypt"] = sealed.encrypt
+        query["encrypt_type"] = "aes"
+        query["msg_signature"] = sealed.msg_signature
+        return to_xml(envelope).encode(), query
+
+    def post(
+        self,
+        body: bytes | str,
+        query: t.Mapping[str, str] | None = None,
+        content_type: str = "text/xml",
+    ) -> TestResponse:
+        """POST a raw ``body`` to the callback URL (for tests of hostile input)."""
+        return self.client.post(
+            self.url, query_string=dict(query or {}), data=body, content_type=content_type
+        )
+
+    def verify_url(
+        self,
+        echostr: str = "echo-1234567890",
+        *,
+        timestamp: int | None = None,
+        nonce: str | None = None,
+    ) -> TestResponse:
+        """Send WeChat's GET URL verification; the answer should be ``echostr``."""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        nonce = nonce or make_nonce(10)
+        query = {
+            "signature": sign(self.account.token or "", ts, nonce),
+            "timestamp": ts,
+            "nonce": nonce,
+            "echostr": echostr,
+        }
+        return self.client.get(self.url, query_string=query)
+
+    @property
+    def url(self) -> str:
+        """The account's callback URL."""
+        return self.account.callback_url or ""
+
+    # -- reading the answer --------------------------------------------------------
+
+    def decode_reply(self, response: TestResponse) -> tuple[Fields | None, bool]:
+        """The reply fields in ``response`` (decrypted when encrypted) and whether it was."""
+        body = response.get_data()
+        if response.status_code != 200 or body.strip() in (b"", b"success"):
+            return None, False
+        fields = parse_xml(body)
+        if "Encrypt" not in fields:
+            return fields, False
+        if self.crypto is None:
+            raise AssertionError("an encrypted reply from an account without an AES key")
+        # The reply's own signature must verify, as WeChat checks it.
+        check_signature(
+            str(fields.get("MsgSignature", "")),
+            self.crypto.token,
+            str(fields.get("TimeStamp", "")),
+            str(fields.get("Nonce", "")),
+            str(fields["Encrypt"]),
+        )
+        return parse_xml(self.crypto.decrypt_raw(str(fields["Encrypt"]))), True
