@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
+import time
 import typing as t
 
 from cachelib import RedisCache as CachelibRedisCache
+from cachelib import SimpleCache as CachelibSimpleCache
 from flask_caching import Cache
 
 from .errors import ConfigError
@@ -47,30 +48,24 @@ return 0
 
 
 class SharedCache:
-    """The extension's cache, plus the two atomic operations locks and dedup need.
+    """The extension's cache, with the two atomic operations locks and dedup need.
 
-    cachelib's ``RedisCache.add`` is ``SETNX`` followed by ``EXPIRE``: a process
-    dying between the two leaves a key that never expires, a lock held forever.
-    With Redis this uses ``SET NX EX`` (one command) and a compare-and-delete
-    script instead; in-process caches are made atomic with a lock.
+    Built by :func:`shared_cache` for the cache's back-end:
+
+    * Redis: cachelib's ``add`` is ``SETNX`` then ``EXPIRE``, so a process dying
+      between the two leaves a key that never expires, a lock held forever. Here
+      ``add`` is one ``SET NX EX`` and owners release with a compare-and-delete.
+    * an in-process SimpleCache: a dict with expiry times, without cachelib's
+      pickling, behind one lock; it is per process either way.
+    * anything else (memcached, files...): the cache's own ``add``, under a lock.
     """
+
+    #: whether other processes see the same entries.
+    is_shared: bool = True
 
     def __init__(self, cache: Cache) -> None:
         self.cache = cache
-        backend: t.Any = getattr(cache, "cache", cache)
-        self._backend = backend
-        self._redis: t.Any = None
-        self._lock: threading.Lock | None = threading.Lock()
-        if isinstance(backend, CachelibRedisCache):
-            self._redis = backend._write_client
-            self._lock = None
-        elif "Memcache" in type(backend).__name__:
-            self._lock = None  # memcached's add is atomic and takes its expiry along
-
-    @property
-    def is_shared(self) -> bool:
-        """Whether other processes see this cache (Redis or memcached)."""
-        return self._lock is None
+        self._lock = threading.Lock()
 
     def get(self, key: str) -> t.Any:
         return self.cache.get(key)
@@ -83,31 +78,101 @@ class SharedCache:
 
     def add(self, key: str, value: t.Any, timeout: float) -> bool:
         """Store ``value`` unless ``key`` exists, atomically, with its expiry."""
-        if self._redis is not None:
-            name = self._backend._get_prefix() + key
-            dump = self._backend.serializer.dumps(value)
-            return bool(self._redis.set(name, dump, nx=True, ex=_seconds(timeout)))
-        if self._lock is None:
-            return bool(self.cache.add(key, value, timeout=_seconds(timeout)))
         with self._lock:
             return bool(self.cache.add(key, value, timeout=_seconds(timeout)))
 
     def delete_if_equal(self, key: str, value: t.Any) -> bool:
         """Delete ``key`` only while it holds ``value`` (release a lock one owns)."""
-        if self._redis is not None:
-            name = self._backend._get_prefix() + key
-            dump = self._backend.serializer.dumps(value)
-            return bool(self._redis.eval(_DELETE_IF_EQUAL, 1, name, dump))
-        lock = self._lock or _NO_LOCK
-        with lock:
+        with self._lock:
             if self.cache.get(key) != value:
                 return False
             self.cache.delete(key)
             return True
 
 
+class _RedisCache(SharedCache):
+    def __init__(self, cache: Cache, backend: t.Any) -> None:
+        super().__init__(cache)
+        self._backend = backend
+        self._redis = backend._write_client
+
+    def _name(self, key: str) -> str:
+        return str(self._backend._get_prefix()) + key
+
+    def add(self, key: str, value: t.Any, timeout: float) -> bool:
+        dump = self._backend.serializer.dumps(value)
+        return bool(self._redis.set(self._name(key), dump, nx=True, ex=_seconds(timeout)))
+
+    def delete_if_equal(self, key: str, value: t.Any) -> bool:
+        dump = self._backend.serializer.dumps(value)
+        return bool(self._redis.eval(_DELETE_IF_EQUAL, 1, self._name(key), dump))
+
+
+class _LocalCache(SharedCache):
+    is_shared = False
+    _SWEEP_INTERVAL = 5.0
+
+    def __init__(self, cache: Cache) -> None:
+        super().__init__(cache)
+        self._entries: dict[str, tuple[float, t.Any]] = {}
+        self._next_sweep = time.monotonic() + self._SWEEP_INTERVAL
+
+    def _live(self, key: str, now: float) -> tuple[float, t.Any] | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] <= now:
+            del self._entries[key]
+            return None
+        return entry
+
+    def _sweep(self, now: float) -> None:
+        if now >= self._next_sweep:
+            self._next_sweep = now + self._SWEEP_INTERVAL
+            expired = [k for k, (expires, _) in self._entries.items() if expires <= now]
+            for k in expired:
+                del self._entries[k]
+
+    def get(self, key: str) -> t.Any:
+        with self._lock:
+            entry = self._live(key, time.monotonic())
+        return None if entry is None else entry[1]
+
+    def set(self, key: str, value: t.Any, timeout: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._sweep(now)
+            self._entries[key] = (now + timeout, value)
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def add(self, key: str, value: t.Any, timeout: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            self._sweep(now)
+            if self._live(key, now) is not None:
+                return False
+            self._entries[key] = (now + timeout, value)
+            return True
+
+    def delete_if_equal(self, key: str, value: t.Any) -> bool:
+        with self._lock:
+            entry = self._live(key, time.monotonic())
+            if entry is None or entry[1] != value:
+                return False
+            del self._entries[key]
+            return True
+
+
+def shared_cache(cache: Cache) -> SharedCache:
+    """Wrap the extension's cache for its back-end (see :class:`SharedCache`)."""
+    backend: t.Any = getattr(cache, "cache", cache)
+    if isinstance(backend, CachelibRedisCache):
+        return _RedisCache(cache, backend)
+    if isinstance(backend, CachelibSimpleCache):
+        return _LocalCache(cache)
+    return SharedCache(cache)
+
+
 def _seconds(timeout: float) -> int:
     return max(1, int(timeout + 0.999))
-
-
-_NO_LOCK = contextlib.nullcontext()

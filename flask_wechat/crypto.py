@@ -67,8 +67,8 @@ def jsapi_signature(ticket: str, noncestr: str, timestamp: int | str, url: str) 
 
 
 def make_nonce(length: int = 16) -> str:
-    """Return a random alphanumeric nonce."""
-    return "".join(secrets.choice(_NONCE_ALPHABET) for _ in range(length))
+    """Return a random alphanumeric nonce (unpredictable, not a secret)."""
+    return "".join([_NONCE_ALPHABET[b % 62] for b in secrets.token_bytes(length)])
 
 
 def decode_aes_key(encoding_aes_key: str, key_name: str = "WECHAT_ENCODING_AES_KEY") -> bytes:
@@ -122,12 +122,16 @@ class MessageCrypto:
         (WeCom) that every decrypted message must carry.
     """
 
-    __slots__ = ("_iv", "_key", "_receive_id", "receive_id", "token")
+    __slots__ = ("_ecb", "_iv", "_key", "_receive_id", "receive_id", "token")
 
     def __init__(self, token: str, encoding_aes_key: str, receive_id: str) -> None:
         self.token = token
         self._key = decode_aes_key(encoding_aes_key)
         self._iv = self._key[:16]
+        # CBC decryption is ECB decryption XOR the previous ciphertext block, so one
+        # stateless ECB object serves every decryption (creating a cipher costs more
+        # than decrypting a message).
+        self._ecb = AES.new(self._key, AES.MODE_ECB)
         self.receive_id = receive_id
         self._receive_id = receive_id.encode()
 
@@ -154,7 +158,10 @@ class MessageCrypto:
             raise DecryptError("ciphertext is not valid base64") from None
         if not data or len(data) % BLOCK_SIZE:
             raise DecryptError("ciphertext length is not a multiple of 32 bytes")
-        plain = AES.new(self._key, AES.MODE_CBC, self._iv).decrypt(data)
+        chained = int.from_bytes(self._ecb.decrypt(data), "big") ^ int.from_bytes(
+            self._iv + data[:-16], "big"
+        )
+        plain = chained.to_bytes(len(data), "big")
         pad = plain[-1]
         if not 1 <= pad <= BLOCK_SIZE or plain[-pad:] != bytes((pad,)) * pad:
             raise DecryptError("bad padding")

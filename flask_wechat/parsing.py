@@ -111,15 +111,20 @@ def parse_xml(data: bytes) -> Fields:
 
 
 def _element_value(element: etree._Element, show: dict[int, int] | None) -> t.Any:
-    children = [child for child in element if isinstance(child.tag, str)]
-    if not children:
+    if not len(element):
         text = element.text or ""
         return text if show is None else text.translate(show)
+    children = list(element)
     if all(child.tag == "item" for child in children):
         return [_element_value(child, show) for child in children]
     fields: Fields = {}
     for child in children:
-        value = _element_value(child, show)
+        if len(child):
+            value = _element_value(child, show)
+        else:  # most fields are leaves: read them without a call
+            value = child.text or ""
+            if show is not None:
+                value = value.translate(show)
         tag = str(child.tag)
         if tag in fields:
             previous = fields[tag]

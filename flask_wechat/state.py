@@ -9,7 +9,7 @@ import weakref
 
 from . import signals
 from .api import Client
-from .cache import SharedCache
+from .cache import shared_cache
 from .callback import coerce_reply
 from .dedup import DedupStore
 
@@ -38,7 +38,7 @@ class WeChatState:
         #: fetch tokens from ``/cgi-bin/stable_token`` (``WECHAT_STABLE_TOKEN``).
         self.stable_token = False
         self.accounts = accounts
-        self.cache = SharedCache(cache)
+        self.cache = shared_cache(cache)
         self.dedup = DedupStore(self.cache)
         self.callbacks: dict[str, Callback] = {}
         self.clients: dict[str, Client] = {}
