@@ -63,8 +63,9 @@ class SharedCache:
     #: whether other processes see the same entries.
     is_shared: bool = True
 
-    def __init__(self, cache: Cache) -> None:
-        self.cache = cache
+    def __init__(self, backend: t.Any) -> None:
+        #: the cachelib back-end behind the flask-caching ``Cache``.
+        self.cache = backend
         self._lock = threading.Lock()
 
     def get(self, key: str) -> t.Any:
@@ -91,8 +92,8 @@ class SharedCache:
 
 
 class _RedisCache(SharedCache):
-    def __init__(self, cache: Cache, backend: t.Any) -> None:
-        super().__init__(cache)
+    def __init__(self, backend: t.Any) -> None:
+        super().__init__(backend)
         self._backend = backend
         self._redis = backend._write_client
 
@@ -112,8 +113,8 @@ class _LocalCache(SharedCache):
     is_shared = False
     _SWEEP_INTERVAL = 5.0
 
-    def __init__(self, cache: Cache) -> None:
-        super().__init__(cache)
+    def __init__(self, backend: t.Any) -> None:
+        super().__init__(backend)
         self._entries: dict[str, tuple[float, t.Any]] = {}
         self._next_sweep = time.monotonic() + self._SWEEP_INTERVAL
 
@@ -164,14 +165,22 @@ class _LocalCache(SharedCache):
             return True
 
 
-def shared_cache(cache: Cache) -> SharedCache:
-    """Wrap the extension's cache for its back-end (see :class:`SharedCache`)."""
-    backend: t.Any = getattr(cache, "cache", cache)
+def shared_cache(cache: Cache, app: Flask) -> SharedCache:
+    """Wrap ``app``'s back-end of ``cache`` (see :class:`SharedCache`).
+
+    The back-end is looked up with ``app`` itself, not ``current_app``: an app
+    may be initialised inside another app's context.
+    """
+    backend: t.Any = app.extensions.get("cache", {}).get(cache)
+    if backend is None:
+        backend = cache if callable(getattr(cache, "add", None)) else None
+    if backend is None:  # pragma: no cover - resolve_cache checked the methods
+        raise ConfigError("WECHAT_CACHE", "is not initialised on this app (cache.init_app(app))")
     if isinstance(backend, CachelibRedisCache):
-        return _RedisCache(cache, backend)
+        return _RedisCache(backend)
     if isinstance(backend, CachelibSimpleCache):
-        return _LocalCache(cache)
-    return SharedCache(cache)
+        return _LocalCache(backend)
+    return SharedCache(backend)
 
 
 def _seconds(timeout: float) -> int:

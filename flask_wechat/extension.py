@@ -52,7 +52,7 @@ class WeChat:
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         accounts = load_accounts(app.config)
-        state = WeChatState(self, accounts, self.cache or resolve_cache(app))
+        state = WeChatState(self, accounts, self.cache or resolve_cache(app), app)
         state.stable_token = bool(app.config["WECHAT_STABLE_TOKEN"])
         app.extensions["wechat"] = state
         blueprint = make_blueprint(state)

@@ -33,12 +33,14 @@ class WeChatState:
     it is initialised on); configuration, cache and callbacks live here, per app.
     """
 
-    def __init__(self, extension: WeChat, accounts: dict[str, Account], cache: Cache) -> None:
+    def __init__(
+        self, extension: WeChat, accounts: dict[str, Account], cache: Cache, app: Flask
+    ) -> None:
         self.extension = extension
         #: fetch tokens from ``/cgi-bin/stable_token`` (``WECHAT_STABLE_TOKEN``).
         self.stable_token = False
         self.accounts = accounts
-        self.cache = shared_cache(cache)
+        self.cache = shared_cache(cache, app)
         self.dedup = DedupStore(self.cache)
         self.callbacks: dict[str, Callback] = {}
         self.clients: dict[str, Client] = {}
