@@ -2,19 +2,23 @@
 
 Run it with ``make run``. Without real credentials in the environment
 (``WECHAT_TOKEN``, ``WECHAT_APP_ID``, ``WECHAT_APP_SECRET``,
-``WECHAT_ENCODING_AES_KEY``) it uses built-in demo values, so the page at ``/``
-can play WeChat against the callback at ``/wechat`` in safe (encrypted) mode.
+``WECHAT_ENCODING_AES_KEY``) it uses built-in demo values: the page at ``/``
+plays WeChat against the callback at ``/wechat`` in safe (encrypted) mode, and
+API calls go to an in-process sandbox (:mod:`flask_wechat.sandbox`) instead of
+WeChat.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import typing as t
 
 from flask import Flask, render_template, request
 
-from flask_wechat import Article, Message, NewsReply, TextReply, WeChat, signals
+from flask_wechat import APIError, Article, Message, NewsReply, TextReply, WeChat, signals
+from flask_wechat.sandbox import Sandbox
 from flask_wechat.testing import WeChatTestClient
 
 wechat = WeChat()
@@ -27,6 +31,16 @@ DEMO_CONFIG = {
 }
 
 MENU_GOOD = "V1001_GOOD"
+
+MENU: dict[str, t.Any] = {
+    "button": [
+        {"type": "click", "name": "赞一下我们", "key": MENU_GOOD},
+        {
+            "name": "菜单",
+            "sub_button": [{"type": "view", "name": "主页", "url": "https://example.com/"}],
+        },
+    ]
+}
 
 
 @wechat.on("subscribe")
@@ -71,13 +85,26 @@ def fallback(message: Message) -> None:
     """Events nobody handles are received and answered with ``success``."""
 
 
-def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
-    """Build the example site; real credentials come from the environment."""
+def create_app(
+    config: t.Mapping[str, t.Any] | None = None, sandbox: Sandbox | None = None
+) -> Flask:
+    """Build the example site; real credentials come from the environment.
+
+    Without a real AppSecret the WeChat API is played by ``sandbox`` (one is
+    started when none is given).
+    """
     app = Flask(__name__)
     app.config.from_mapping(DEMO_CONFIG)
+    real = bool(os.environ.get("WECHAT_APP_SECRET"))
     for key in DEMO_CONFIG:
         if os.environ.get(key):
             app.config[key] = os.environ[key]
+    if not real:
+        if sandbox is None:
+            sandbox = Sandbox().start()
+            atexit.register(sandbox.stop)
+        app.config.update(sandbox.flask_config("mp"))
+        app.extensions["example_sandbox"] = sandbox
     app.config.update(config or {})
     wechat.init_app(app)
 
@@ -111,7 +138,18 @@ def create_app(config: t.Mapping[str, t.Any] | None = None) -> Flask:
             )
         return render_template("index.html", result=result, shown=shown, log=log)
 
+    @app.route("/menu", methods=["GET", "POST"])
+    def menu() -> str:
+        """Push the example menu through the WeChat API and show what WeChat has."""
+        client = wechat.client()
+        if request.method == "POST":
+            client.menus.create(MENU)
+        try:
+            shown = json.dumps(client.menus.get(), ensure_ascii=False, indent=2)
+        except APIError as exc:
+            if exc.errcode != 46003:  # 46003: no menu yet
+                raise
+            shown = "no menu yet"
+        return render_template("menu.html", shown=shown)
+
     return app
-
-
-app = create_app()

@@ -2,18 +2,125 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+import typing as t
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .errors import WeChatError
+
+if t.TYPE_CHECKING:
+    from .api import Client
+    from .state import WeChatState
+
 wechat_cli = AppGroup("wechat", help="WeChat accounts, callbacks and the WeChat API.")
+
+account_option = click.option(
+    "--account", "-a", default=None, help="The account name (default: the default account)."
+)
+
+
+def _state() -> WeChatState:
+    return t.cast("WeChatState", current_app.extensions["wechat"])
+
+
+def _client(account: str | None) -> Client:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        return _state().client(app, account)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _echo_json(value: t.Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _mask(secret: str) -> str:
+    """Enough of a token to tell two apart, never enough to use it."""
+    return f"{secret[:4]}…{secret[-4:]} ({len(secret)} chars)" if len(secret) > 12 else "****"
 
 
 @wechat_cli.command("accounts")
 def accounts_command() -> None:
     """List the configured accounts and their callback URLs (no secrets)."""
-    state = current_app.extensions["wechat"]
-    for account in state.accounts.values():
+    for account in _state().accounts.values():
         mode = "safe/compatible" if account.encoding_aes_key else "plaintext"
         url = account.callback_url or "(no callback)"
         click.echo(f"{account.name}\t{account.kind}\t{account.app_id or '-'}\t{url}\t{mode}")
+
+
+@wechat_cli.command("token")
+@account_option
+@click.option("--refresh", is_flag=True, help="Fetch a new access_token now.")
+def token_command(account: str | None, refresh: bool) -> None:
+    """Show the access_token's expiry (never the token itself)."""
+    client = _client(account)
+    try:
+        value = client.refresh_access_token() if refresh else client.access_token
+    except WeChatError as exc:
+        raise click.ClickException(str(exc)) from None
+    credential = client.tokens.peek()
+    click.echo(f"account:    {client.account.name}")
+    click.echo(f"token:      {_mask(value)}")
+    if credential is not None:
+        expires = datetime.datetime.fromtimestamp(credential.expires_at, datetime.timezone.utc)
+        left = max(0, int(credential.expires_at - datetime.datetime.now().timestamp()))
+        click.echo(f"expires at: {expires:%Y-%m-%d %H:%M:%S} UTC ({left} s left)")
+
+
+@wechat_cli.group("menu")
+def menu_group() -> None:
+    """The account's custom menu."""
+
+
+@menu_group.command("push")
+@account_option
+@click.argument("file", type=click.File("rb"))
+def menu_push(account: str | None, file: t.IO[bytes]) -> None:
+    """Replace the menu with the JSON in FILE (``{"button": [...]}``)."""
+    try:
+        menu = json.loads(file.read().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise click.ClickException(f"{file.name} is not UTF-8 JSON: {exc}") from None
+    try:
+        _client(account).menus.create(menu)
+    except (WeChatError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("menu pushed")
+
+
+@menu_group.command("show")
+@account_option
+def menu_show(account: str | None) -> None:
+    """Print the current menu as JSON."""
+    try:
+        _echo_json(_client(account).menus.get())
+    except WeChatError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@menu_group.command("delete")
+@account_option
+@click.confirmation_option(prompt="Delete the menu (conditional menus too)?")
+def menu_delete(account: str | None) -> None:
+    """Delete the menu, conditional menus included."""
+    try:
+        _client(account).menus.delete()
+    except WeChatError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("menu deleted")
+
+
+@wechat_cli.command("callback-ip")
+@account_option
+def callback_ip_command(account: str | None) -> None:
+    """List the IP addresses WeChat sends callbacks from (for firewalls)."""
+    try:
+        for ip in _client(account).callback_ip():
+            click.echo(ip)
+    except WeChatError as exc:
+        raise click.ClickException(str(exc)) from None

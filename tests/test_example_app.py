@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from flask import Flask
 
-from example_app import MENU_GOOD, create_app
+from example_app import MENU, MENU_GOOD, create_app
+from flask_wechat.sandbox import Sandbox
 from flask_wechat.testing import WeChatTestClient
 
 
 @pytest.fixture
-def site() -> Flask:
-    return create_app({"TESTING": True})
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def site(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Flask:
+    monkeypatch.delenv("WECHAT_APP_SECRET", raising=False)
+    return create_app({"TESTING": True}, sandbox=sandbox)
 
 
 def test_echo_and_news(site: Flask) -> None:
@@ -49,3 +59,28 @@ def test_page_plays_wechat(site: Flask) -> None:
     html = page.post("/", data={"kind": "click"}).get_data(as_text=True)
     assert "谢谢你的赞" in html
     assert "click from" in html
+
+
+def test_menu_page_uses_the_sandbox(site: Flask, sandbox: Sandbox) -> None:
+    page = site.test_client()
+    assert "no menu yet" in page.get("/menu").get_data(as_text=True)
+    html = page.post("/menu").get_data(as_text=True)
+    assert "赞一下我们" in html
+    assert sandbox.menu is not None
+    assert sandbox.menu["button"][0]["key"] == MENU["button"][0]["key"]
+    assert sandbox.count("/cgi-bin/menu/create") == 1
+    assert sandbox.token_requests == 1
+
+
+def test_without_credentials_a_sandbox_is_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WECHAT_APP_SECRET", raising=False)
+    app = create_app({"TESTING": True})
+    started: Sandbox = app.extensions["example_sandbox"]
+    try:
+        assert app.config["WECHAT_API_BASE_URL"] == started.url
+        with app.app_context():
+            from example_app import wechat
+
+            assert wechat.client().callback_ip()
+    finally:
+        started.stop()

@@ -12,7 +12,16 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from ..errors import TOKEN_ERRCODES, APIError, api_error
+from .customer_service import CustomerServiceAPI
+from .media import MediaAPI
+from .menus import MenuAPI
+from .miniprogram import MiniProgramAPI
+from .oauth import OAuthAPI
+from .tags import TagAPI
+from .templates import TemplateAPI
 from .tokens import CredentialStore
+from .users import UserAPI
+from .work import WorkAPI
 
 if t.TYPE_CHECKING:
     from ..cache import SharedCache
@@ -100,6 +109,16 @@ class Client:
             cache, prefix + ":access_token", self._fetch_access_token, on_refresh=on_token_refresh
         )
         self.tickets = CredentialStore(cache, prefix + ":jsapi_ticket", self._fetch_jsapi_ticket)
+        # The domain methods, one object per API module.
+        self.customer_service = CustomerServiceAPI(self)
+        self.templates = TemplateAPI(self)
+        self.menus = MenuAPI(self)
+        self.tags = TagAPI(self)
+        self.users = UserAPI(self)
+        self.media = MediaAPI(self)
+        self.oauth = OAuthAPI(self)
+        self.miniprogram = MiniProgramAPI(self)
+        self.work = WorkAPI(self)
 
     # -- credentials ----------------------------------------------------------
 
@@ -150,6 +169,10 @@ class Client:
         else:
             data = self.get("/cgi-bin/ticket/getticket", {"type": "jsapi"})
         return str(data["ticket"]), float(data.get("expires_in", 7200))
+
+    def callback_ip(self) -> list[str]:
+        """The addresses (IPs and CIDR ranges) WeChat sends callbacks from."""
+        return [str(ip) for ip in self.get("/cgi-bin/getcallbackip").get("ip_list") or ()]
 
     # -- HTTP -------------------------------------------------------------------
 
@@ -222,6 +245,7 @@ class Client:
                     continue
                 raise
             if response.status_code >= 500 and attempt < self.retries and idempotent:
+                response.close()
                 attempt += 1
                 self._sleep(attempt)
                 continue
@@ -256,6 +280,10 @@ class Client:
             if stream:
                 return response
             raise APIError(-1, f"HTTP {response.status_code}: not a JSON answer") from None
+        if stream and not (
+            isinstance(decoded, dict) and ("errcode" in decoded or "video_url" in decoded)
+        ):
+            return response  # a downloaded .json/.txt file, not an answer from WeChat
         if response.status_code >= 400 and not _errcode(decoded):
             raise APIError(-1, f"HTTP {response.status_code} from WeChat")
         return decoded

@@ -1,0 +1,625 @@
+"""The sandbox's data: registered apps, issued credentials, followers, and faults.
+
+Everything a fake WeChat needs to remember lives on one :class:`SandboxState`
+object guarded by one lock, so several sandboxes can run side by side in one
+process without sharing anything. The HTTP endpoints in :mod:`.routes` read and
+change it while holding :attr:`SandboxState.lock`; tests read it through the
+same object (a :class:`~flask_wechat.sandbox.Sandbox` *is* a state).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import dataclasses
+import math
+import secrets
+import threading
+import time
+import typing as t
+from collections import Counter
+
+#: The Official Account every sandbox knows from the start.
+SANDBOX_APP_ID = "wxsandbox0000000001"
+SANDBOX_APP_SECRET = "sandbox-secret"  # noqa: S105 - a published fake, not a secret
+#: The WeCom corp (and its app's Secret) every sandbox knows from the start.
+SANDBOX_CORP_ID = "wwsandbox000000001"
+SANDBOX_CORP_SECRET = "sandbox-corp-secret"  # noqa: S105 - a published fake
+#: The follower that exists from the start; the default user of the OAuth flows.
+SANDBOX_OPENID = "oSANDBOX00000000000000000000"
+#: The WeCom member the OAuth flow signs in unless :attr:`SandboxState.work_user` is set.
+SANDBOX_USERID = "SandboxUser"
+
+KINDS = ("mp", "miniprogram", "work")
+#: The paths that issue an access_token (counted by ``token_requests``).
+TOKEN_PATHS = frozenset({"/cgi-bin/token", "/cgi-bin/stable_token", "/cgi-bin/gettoken"})
+OAUTH_SCOPES = ("snsapi_base", "snsapi_userinfo", "snsapi_privateinfo")
+
+#: WeChat's own wording for the errcodes the sandbox answers.
+ERRMSGS: dict[int, str] = {
+    -1: "system error",
+    40001: "invalid credential, access_token is invalid or not latest",
+    40002: "invalid grant_type",
+    40003: "invalid openid",
+    40004: "invalid media type",
+    40006: "invalid media size",
+    40007: "invalid media_id",
+    40008: "invalid message type",
+    40013: "invalid appid",
+    40016: "invalid button size",
+    40017: "invalid button type",
+    40018: "invalid button name size",
+    40019: "invalid button key size",
+    40020: "invalid button url size",
+    40022: "invalid sub button level",
+    40023: "invalid sub button size",
+    40024: "invalid sub button type",
+    40025: "invalid sub button name size",
+    40026: "invalid sub button key size",
+    40027: "invalid sub button url size",
+    40029: "invalid code",
+    40030: "invalid refresh_token",
+    40032: "invalid openid list size",
+    40037: "invalid template_id",
+    40056: "invalid agentid",
+    40097: "invalid args",
+    40102: "invalid industry id",
+    40113: "unsupported file type",
+    40125: "invalid appsecret",
+    40163: "code been used",
+    41001: "access_token missing",
+    41002: "appid missing",
+    41003: "refresh_token missing",
+    41004: "appsecret missing",
+    41005: "media data missing",
+    41008: "missing code",
+    41009: "missing openid",
+    41011: "missing agentid",
+    42001: "access_token expired",
+    42002: "refresh_token expired",
+    42003: "code expired",
+    43004: "require subscribe",
+    44002: "empty post data",
+    44004: "empty content",
+    45009: "reach max api daily quota limit",
+    45026: "template size out of limit",
+    45056: "too many tags",
+    45058: "can't modify sys tag",
+    45059: "too many tags on this user",
+    45157: "invalid tag name",
+    45159: "invalid tag id",
+    46003: "menu no exist",
+    47001: "data format error",
+    48001: "api unauthorized",
+    65301: "menuid not exist",
+    65302: "no such user",
+    65303: "there is no selfmenu, please create selfmenu first",
+    65304: "match rule empty",
+    65401: "invalid kf_account",
+    65403: "invalid nickname",
+    65404: "invalid kf_account",
+    65405: "too many kf_account",
+    65406: "kf_account exsited",
+    81013: "user & party & tag all invalid",
+}
+
+_SYSTEM_TAGS = {2: "星标组"}
+
+
+class APIFault(Exception):
+    """A WeChat error answer: the endpoint stops and answers ``errcode``/``errmsg``."""
+
+    def __init__(self, errcode: int, errmsg: str | None = None) -> None:
+        self.errcode = errcode
+        self.errmsg = errmsg if errmsg is not None else ERRMSGS.get(errcode, "sandbox error")
+        super().__init__(f"{errcode}: {self.errmsg}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """One request that reached the sandbox (query parameters and JSON body)."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    json: t.Any | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    """An app the sandbox accepts credentials for."""
+
+    app_id: str
+    secret: str
+    kind: str
+
+
+@dataclasses.dataclass
+class Token:
+    """An issued access_token (``kind`` "access", "stable" or "oauth")."""
+
+    value: str
+    app_id: str
+    kind: str
+    issued_at: float
+    expires_at: float
+    retire_at: float | None = None
+    expired: bool = False
+    revoked: bool = False
+    openid: str = ""
+    scope: str = ""
+
+
+@dataclasses.dataclass
+class Code:
+    """A one-time login code (web OAuth, ``wx.login``, WeCom OAuth)."""
+
+    value: str
+    app_id: str
+    openid: str
+    scope: str
+    expires_at: float
+    used: bool = False
+
+
+@dataclasses.dataclass
+class RefreshToken:
+    """A web OAuth refresh_token (valid 30 days, reusable)."""
+
+    value: str
+    app_id: str
+    openid: str
+    scope: str
+    expires_at: float
+
+
+@dataclasses.dataclass
+class Ticket:
+    """A JS-SDK ticket; WeChat hands out the same one until it expires."""
+
+    value: str
+    expires_at: float
+
+
+@dataclasses.dataclass
+class Media:
+    """An uploaded temporary media file."""
+
+    media_id: str
+    type: str
+    data: bytes
+    filename: str
+    content_type: str
+    created_at: int
+
+
+@dataclasses.dataclass
+class _Fault:
+    path: str
+    errcode: int
+    errmsg: str
+    remaining: int | None
+    status: int
+
+
+class SandboxState:
+    """All data of one fake WeChat, behind one lock.
+
+    :param token_ttl: seconds an access_token lives (``expires_in``).
+    :param overlap: seconds the previous access_token of an app stays valid after
+        a new one is issued (WeChat: 5 minutes).
+    :param page_size: followers per page of ``/cgi-bin/user/get`` and
+        ``/cgi-bin/user/tag/get`` (WeChat: 10000).
+    :param ticket_ttl: seconds a JS-SDK ticket lives.
+    :param code_ttl: seconds a one-time login code lives (WeChat: 5 minutes).
+    :param clock: the time source; tests may pass their own to move time on
+        without sleeping.
+    """
+
+    def __init__(
+        self,
+        token_ttl: float = 7200,
+        *,
+        overlap: float = 300,
+        page_size: int = 10000,
+        ticket_ttl: float = 7200,
+        code_ttl: float = 300,
+        clock: t.Callable[[], float] = time.time,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.token_ttl = token_ttl
+        self.overlap = overlap
+        self.page_size = page_size
+        self.ticket_ttl = ticket_ttl
+        self.code_ttl = code_ttl
+        self.clock = clock
+        #: Set while the server shuts down: wakes requests sleeping in a delay.
+        self.stopping = threading.Event()
+        self.registrations: dict[str, Registration] = {}
+        self.tokens: dict[str, Token] = {}
+        self._current: dict[tuple[str, str], Token] = {}
+        self.tickets: dict[tuple[str, str], Ticket] = {}
+        self.codes: dict[str, Code] = {}
+        self.refresh_tokens: dict[str, RefreshToken] = {}
+        self.session_keys: dict[str, str] = {}
+        # traffic: cleared by reset()
+        self._faults: list[_Fault] = []
+        self._delays: dict[str, float] = {}
+        self._calls: list[Call] = []
+        self._counts: Counter[str] = Counter()
+        self._sent: list[dict[str, t.Any]] = []
+        self.token_requests = 0
+        self._init_data()
+        self.register(SANDBOX_APP_ID, SANDBOX_APP_SECRET, kind="mp")
+        self.register(SANDBOX_CORP_ID, SANDBOX_CORP_SECRET, kind="work")
+
+    def _init_data(self) -> None:
+        """The account data a fresh sandbox starts with."""
+        #: The followers: openid -> the info ``/cgi-bin/user/info`` answers.
+        self.users: dict[str, dict[str, t.Any]] = {}
+        self._next_user = 0
+        #: The openid the web OAuth authorize page signs in.
+        self.oauth_user = SANDBOX_OPENID
+        #: The WeCom UserId the authorize page signs in for a ``work`` app.
+        self.work_user = SANDBOX_USERID
+        #: The default menu as it was created (``{"button": [...]}``), or None.
+        self.menu: dict[str, t.Any] | None = None
+        self.menu_id = 0
+        #: Conditional menus as stored (each with ``button``, ``matchrule``, ``menuid``).
+        self.conditional_menus: list[dict[str, t.Any]] = []
+        self.tags: dict[int, str] = dict(_SYSTEM_TAGS)
+        self._next_tag = 100
+        self.kf_accounts: dict[str, dict[str, t.Any]] = {}
+        self._next_kf = 1001
+        self.industry = ("1", "2")
+        self.templates: dict[str, dict[str, t.Any]] = {}
+        self.media: dict[str, Media] = {}
+        self._next_id = 1_000_000_000
+        self.add_users(1)
+
+    # -- configuration --------------------------------------------------------
+
+    def register(self, app_id: str, secret: str, kind: str = "mp") -> None:
+        """Accept ``app_id``/``secret`` (for ``work``: CorpID and the app's Secret)."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        if not app_id or not secret:
+            raise ValueError("app_id and secret must not be empty")
+        with self.lock:
+            self.registrations[app_id] = Registration(app_id, secret, kind)
+
+    # -- traffic: calls, faults, delays -----------------------------------------
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every request so far, in arrival order (a snapshot)."""
+        with self.lock:
+            return list(self._calls)
+
+    @property
+    def sent(self) -> list[dict[str, t.Any]]:
+        """Every accepted message body, with ``kind`` "custom", "template" or "work"."""
+        with self.lock:
+            return [dict(body) for body in self._sent]
+
+    def count(self, path: str) -> int:
+        """How many requests hit ``path`` (e.g. ``"/cgi-bin/menu/create"``)."""
+        with self.lock:
+            return self._counts[path]
+
+    def fail(
+        self,
+        path: str,
+        errcode: int,
+        times: int | None = 1,
+        errmsg: str | None = None,
+        *,
+        status: int = 200,
+    ) -> None:
+        """Answer the next ``times`` calls of ``path`` (``"*"``: any path) with
+        ``errcode``; ``times=None`` keeps failing until :meth:`reset`. ``status``
+        sets the HTTP status of those answers (WeChat itself always uses 200)."""
+        if times is not None and times < 1:
+            raise ValueError("times must be a positive number or None")
+        message = errmsg if errmsg is not None else ERRMSGS.get(errcode, "sandbox fault")
+        with self.lock:
+            self._faults.append(_Fault(path, errcode, message, times, status))
+
+    def delay(self, path: str, seconds: float) -> None:
+        """Make requests to ``path`` (``"*"``: any path) wait ``seconds`` before
+        answering; 0 removes the delay."""
+        with self.lock:
+            if seconds > 0:
+                self._delays[path] = seconds
+            else:
+                self._delays.pop(path, None)
+
+    def arrive(self, method: str, path: str, params: dict[str, str], body: t.Any) -> float:
+        """Record a request; returns how long it must wait before answering."""
+        with self.lock:
+            self._calls.append(Call(method, path, params, body))
+            self._counts[path] += 1
+            if path in TOKEN_PATHS:
+                self.token_requests += 1
+            return self._delays.get(path, self._delays.get("*", 0.0))
+
+    def take_fault(self, path: str) -> tuple[APIFault, int] | None:
+        """The injected fault this request answers with, if any (consumed)."""
+        with self.lock:
+            chosen = next((f for f in self._faults if f.path == path), None)
+            if chosen is None:
+                chosen = next((f for f in self._faults if f.path == "*"), None)
+            if chosen is None:
+                return None
+            if chosen.remaining is not None:
+                chosen.remaining -= 1
+                if chosen.remaining <= 0:
+                    self._faults.remove(chosen)
+            return APIFault(chosen.errcode, chosen.errmsg), chosen.status
+
+    def record_sent(self, kind: str, body: dict[str, t.Any]) -> None:
+        """Remember an accepted message."""
+        with self.lock:
+            self._sent.append({**copy.deepcopy(body), "kind": kind})
+
+    def reset(self, *, data: bool = False) -> None:
+        """Clear faults, delays, counters, calls and sent messages; registrations
+        and issued credentials stay. With ``data``, also restore the followers,
+        menus, tags, templates, customer-service accounts and media to the start."""
+        with self.lock:
+            self._faults.clear()
+            self._delays.clear()
+            self._calls.clear()
+            self._counts.clear()
+            self._sent.clear()
+            self.token_requests = 0
+            if data:
+                self.codes.clear()
+                self._init_data()
+
+    # -- access tokens ----------------------------------------------------------
+
+    def check_app(self, app_id: str, secret: str, *, work: bool) -> Registration:
+        """The registration for ``app_id`` if ``secret`` is right, else the fault
+        WeChat (or WeCom, with ``work``) answers."""
+        if not app_id:
+            raise APIFault(41002, "corpid missing" if work else None)
+        if not secret:
+            raise APIFault(41004, "corpsecret missing" if work else None)
+        with self.lock:
+            registration = self.registrations.get(app_id)
+        if registration is None or (registration.kind == "work") != work:
+            raise APIFault(40013, "invalid corpid" if work else None)
+        if not secrets.compare_digest(registration.secret.encode(), secret.encode()):
+            raise APIFault(40001, "invalid credential") if work else APIFault(40125)
+        return registration
+
+    def issue_token(self, app_id: str, *, slot: str = "access", reuse: bool = False) -> Token:
+        """A token for ``app_id``.
+
+        ``slot`` separates the ``/cgi-bin/token`` tokens from the stable ones;
+        with ``reuse`` the current token is handed out again while it is valid
+        (stable_token without force_refresh, WeCom gettoken). A new token makes
+        the previous one of the slot invalid after :attr:`overlap` seconds, and
+        any older one at once.
+        """
+        with self.lock:
+            now = self.clock()
+            current = self._current.get((app_id, slot))
+            if reuse and current is not None and self._token_problem(current, now) is None:
+                return current
+            for token in self.tokens.values():
+                if token.app_id == app_id and token.kind == slot and token is not current:
+                    token.retire_at = min(token.retire_at or now, now)
+            if current is not None:
+                retire = now + self.overlap
+                current.retire_at = retire if current.retire_at is None else current.retire_at
+            token = Token(_random_token(), app_id, slot, now, now + self.token_ttl)
+            self.tokens[token.value] = token
+            self._current[(app_id, slot)] = token
+            return token
+
+    def issue_oauth_token(self, app_id: str, openid: str, scope: str) -> Token:
+        """A web OAuth access_token for one user (its own namespace)."""
+        with self.lock:
+            now = self.clock()
+            token = Token(
+                _random_token(),
+                app_id,
+                "oauth",
+                now,
+                now + self.token_ttl,
+                openid=openid,
+                scope=scope,
+            )
+            self.tokens[token.value] = token
+            return token
+
+    def authenticate(self, value: str, *, oauth: bool = False) -> Token:
+        """The valid token ``value``, or the fault WeChat answers for it:
+        41001 missing, 40001 unknown/revoked/replaced, 42001 expired."""
+        if not value:
+            raise APIFault(41001)
+        with self.lock:
+            token = self.tokens.get(value)
+            if token is None or (token.kind == "oauth") != oauth:
+                raise APIFault(40001)
+            if token.app_id not in self.registrations:
+                raise APIFault(40001)
+            problem = self._token_problem(token, self.clock())
+            if problem is not None:
+                raise APIFault(problem)
+            return token
+
+    def _token_problem(self, token: Token, now: float) -> int | None:
+        if token.revoked:
+            return 40001
+        if token.expired or now >= token.expires_at:
+            return 42001
+        if token.retire_at is not None and now >= token.retire_at:
+            return 40001
+        return None
+
+    def remaining(self, expires_at: float, lifetime: float | None = None) -> int | float:
+        """Seconds left until ``expires_at``, written as WeChat writes ``expires_in``:
+        whole seconds (rounded up, so a fresh token shows its full ``lifetime``),
+        unless ``lifetime`` (default :attr:`token_ttl`) is a fraction of a second."""
+        lifetime = self.token_ttl if lifetime is None else lifetime
+        left = max(0.0, expires_at - self.clock())
+        if float(lifetime).is_integer():
+            return min(int(lifetime), math.ceil(left))
+        return round(left, 3)
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far now answers 42001 ("access_token expired")."""
+        with self.lock:
+            for token in self.tokens.values():
+                token.expired = True
+
+    def revoke_tokens(self) -> None:
+        """Every token issued so far now answers 40001 ("invalid credential")."""
+        with self.lock:
+            for token in self.tokens.values():
+                token.revoked = True
+
+    # -- tickets ----------------------------------------------------------------
+
+    def ticket(self, app_id: str, type_: str = "jsapi") -> Ticket:
+        """The current ticket of ``type_`` for ``app_id``, made anew once expired."""
+        with self.lock:
+            now = self.clock()
+            current = self.tickets.get((app_id, type_))
+            if current is None or now >= current.expires_at:
+                current = Ticket(secrets.token_urlsafe(64), now + self.ticket_ttl)
+                self.tickets[(app_id, type_)] = current
+            return current
+
+    def ticket_for(self, app_id: str, type_: str = "jsapi") -> str | None:
+        """The ticket the sandbox last handed to ``app_id`` (to check JS-SDK
+        signatures), or None if none was asked for or it expired."""
+        with self.lock:
+            current = self.tickets.get((app_id, type_))
+            if current is None or self.clock() >= current.expires_at:
+                return None
+            return current.value
+
+    # -- one-time codes ---------------------------------------------------------
+
+    def oauth_code(
+        self, openid: str, scope: str = "snsapi_base", app_id: str = SANDBOX_APP_ID
+    ) -> str:
+        """A one-time code, as if ``openid`` had just signed in to ``app_id``.
+
+        It works for the web OAuth flow (``/sns/oauth2/access_token``), mini
+        program login (``/sns/jscode2session``) and, for a ``work`` app (pass the
+        CorpID and a UserId), WeCom's ``getuserinfo``.
+        """
+        if scope not in OAUTH_SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(OAUTH_SCOPES)}")
+        if not openid:
+            raise ValueError("openid must not be empty")
+        with self.lock:
+            if app_id not in self.registrations:
+                raise KeyError(f"app {app_id!r} is not registered with the sandbox")
+            code = Code(secrets.token_hex(16), app_id, openid, scope, self.clock() + self.code_ttl)
+            self.codes[code.value] = code
+            return code.value
+
+    def use_code(self, value: str, app_id: str) -> Code:
+        """Spend a one-time code: 40029 unknown (or another app's), 40163 used,
+        42003 expired."""
+        if not value:
+            raise APIFault(41008)
+        with self.lock:
+            code = self.codes.get(value)
+            if code is None or code.app_id != app_id:
+                raise APIFault(40029)
+            if code.used:
+                raise APIFault(40163)
+            if self.clock() >= code.expires_at:
+                raise APIFault(42003)
+            code.used = True
+            return code
+
+    def issue_refresh_token(self, app_id: str, openid: str, scope: str) -> RefreshToken:
+        """A 30-day web OAuth refresh_token."""
+        with self.lock:
+            refresh = RefreshToken(
+                _random_token(), app_id, openid, scope, self.clock() + 30 * 86400
+            )
+            self.refresh_tokens[refresh.value] = refresh
+            return refresh
+
+    def new_session_key(self, openid: str) -> str:
+        """A fresh mini program session_key for ``openid`` (base64 of 16 bytes)."""
+        key = base64.b64encode(secrets.token_bytes(16)).decode("ascii")
+        with self.lock:
+            self.session_keys[openid] = key
+        return key
+
+    def session_key_for(self, openid: str) -> str | None:
+        """The session_key last issued to ``openid`` by ``jscode2session``."""
+        with self.lock:
+            return self.session_keys.get(openid)
+
+    # -- followers ----------------------------------------------------------------
+
+    def add_users(self, n: int) -> list[str]:
+        """Add ``n`` followers with deterministic openids; returns the openids."""
+        added = []
+        with self.lock:
+            for _ in range(n):
+                index = self._next_user
+                self._next_user += 1
+                openid = f"oSANDBOX{index:020d}"
+                self.users[openid] = {
+                    "subscribe": 1,
+                    "openid": openid,
+                    "nickname": f"沙盒用户{index}",
+                    "sex": 1 if index % 2 else 2,
+                    "language": "zh_CN",
+                    "city": "深圳",
+                    "province": "广东",
+                    "country": "中国",
+                    "headimgurl": f"http://thirdwx.qlogo.cn/mmopen/sandbox{index}/132",
+                    "subscribe_time": 1_600_000_000 + index,
+                    "unionid": f"oUNIONID{index:020d}",
+                    "remark": "",
+                    "groupid": 0,
+                    "tagid_list": [],
+                    "subscribe_scene": "ADD_SCENE_SEARCH",
+                    "qr_scene": 0,
+                    "qr_scene_str": "",
+                }
+                added.append(openid)
+        return added
+
+    def followers(self) -> list[str]:
+        """Openids of users who currently follow, in the order they were added."""
+        with self.lock:
+            return [openid for openid, info in self.users.items() if info.get("subscribe")]
+
+    def next_id(self) -> int:
+        """A fresh numeric id (msgid, menuid)."""
+        with self.lock:
+            self._next_id += 1
+            return self._next_id
+
+    def new_tag_id(self) -> int:
+        """The id for the next tag (WeChat starts user tags at 100)."""
+        with self.lock:
+            tag_id = self._next_tag
+            self._next_tag += 1
+            return tag_id
+
+    def new_kf_id(self) -> int:
+        """The ``kf_id`` for the next customer-service account."""
+        with self.lock:
+            kf_id = self._next_kf
+            self._next_kf += 1
+            return kf_id
+
+
+def _random_token() -> str:
+    # Real access_tokens are 100+ characters of [A-Za-z0-9_-].
+    return secrets.token_urlsafe(96)

@@ -1,0 +1,97 @@
+"""The ``flask wechat`` commands, run with ``app.test_cli_runner()`` against the sandbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from flask_wechat.sandbox import SANDBOX_APP_SECRET, Sandbox
+
+from .conftest import create_app
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def app(sandbox: Sandbox) -> Flask:
+    app, _wechat = create_app(**sandbox.flask_config("mp"))
+    return app
+
+
+def test_token_shows_expiry_but_never_the_token(app: Flask, sandbox: Sandbox) -> None:
+    result = app.test_cli_runner().invoke(args=["wechat", "token"])
+    assert result.exit_code == 0, result.output
+    assert "expires at:" in result.output
+    assert sandbox.token_requests == 1
+    with app.app_context():
+        token = app.extensions["wechat"].client(app).access_token
+    assert token not in result.output
+    assert token[:4] in result.output
+    assert SANDBOX_APP_SECRET not in result.output
+
+
+def test_token_refresh_fetches_a_new_one(app: Flask, sandbox: Sandbox) -> None:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["wechat", "token"]).exit_code == 0
+    assert runner.invoke(args=["wechat", "token"]).exit_code == 0
+    assert sandbox.token_requests == 1
+    result = runner.invoke(args=["wechat", "token", "--refresh"])
+    assert result.exit_code == 0, result.output
+    assert sandbox.token_requests == 2
+
+
+def test_token_error_is_reported_not_raised(app: Flask, sandbox: Sandbox) -> None:
+    sandbox.fail("/cgi-bin/token", 45009, times=None)
+    result = app.test_cli_runner().invoke(args=["wechat", "token"])
+    assert result.exit_code == 1
+    assert "45009" in result.output
+
+
+def test_menu_push_show_delete(app: Flask, sandbox: Sandbox, tmp_path: Path) -> None:
+    menu = {"button": [{"type": "click", "name": "今日歌曲", "key": "V1001_TODAY_MUSIC"}]}
+    path = tmp_path / "menu.json"
+    path.write_text(json.dumps(menu, ensure_ascii=False), encoding="utf-8")
+    runner = app.test_cli_runner()
+
+    pushed = runner.invoke(args=["wechat", "menu", "push", str(path)])
+    assert pushed.exit_code == 0, pushed.output
+    assert sandbox.menu == menu
+
+    shown = runner.invoke(args=["wechat", "menu", "show"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["menu"]["button"][0]["name"] == "今日歌曲"
+
+    deleted = runner.invoke(args=["wechat", "menu", "delete", "--yes"])
+    assert deleted.exit_code == 0, deleted.output
+    left: object = sandbox.menu  # read anew: the command changed it
+    assert left is None
+    assert runner.invoke(args=["wechat", "menu", "show"]).exit_code == 1
+
+
+def test_menu_push_refuses_bad_json(app: Flask, sandbox: Sandbox, tmp_path: Path) -> None:
+    path = tmp_path / "menu.json"
+    path.write_text("{not json", encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["wechat", "menu", "push", str(path)])
+    assert result.exit_code == 1
+    assert "not UTF-8 JSON" in result.output
+    assert sandbox.count("/cgi-bin/menu/create") == 0
+
+
+def test_callback_ip(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["wechat", "callback-ip"])
+    assert result.exit_code == 0, result.output
+    assert "127.0.0.1" in result.output.split()
+
+
+def test_unknown_account_is_a_clear_error(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["wechat", "token", "--account", "nope"])
+    assert result.exit_code == 1
+    assert "no WeChat account named 'nope'" in result.output
