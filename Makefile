@@ -33,6 +33,7 @@ pytest: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/callback.py
+	$(BIN)/python bench/client.py
 
 ## System packages the tests use: a real redis-server for the multi-process tests.
 system-deps:
