@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import os
 import pstats
 import sys
 import time
@@ -78,6 +79,7 @@ def make_wechat_app() -> tuple[Flask, WeChat, Counter]:
         WECHAT_APP_SECRET="bench-secret",
         WECHAT_ENCODING_AES_KEY=AES_KEY,
         WECHAT_CALLBACK_URL=URL,
+        WECHAT_REPLY_DEADLINE=float(os.environ.get("BENCH_REPLY_DEADLINE", "4.5")),
     )
     wechat = WeChat(app)
     counter = Counter()

@@ -111,7 +111,7 @@ def create_app(
     log: list[str] = []
 
     def remember(sender: Flask, message: Message, **extra: t.Any) -> None:
-        log.append(f"{message.name} from {message.source}")
+        log.append(f"{message.kind} from {message.source}")
         del log[:-20]
 
     signals.message_received.connect(remember, app, weak=False)

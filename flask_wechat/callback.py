@@ -18,10 +18,12 @@ from flask import Response, current_app, request
 from . import signals
 from .crypto import MessageCrypto
 from .dedup import Answer
+from .delivery import upload_files
 from .errors import BodyTooLarge, MalformedBody, RejectedRequest, StaleRequest
 from .messages import Message
 from .parsing import MAX_BODY_SIZE
-from .replies import Reply, TextReply
+from .replies import ImageReply, TransferCustomerServiceReply
+from .state import LATE
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -29,6 +31,7 @@ if t.TYPE_CHECKING:
 
     from .config import Account
     from .parsing import Fields
+    from .replies import Reply
     from .state import WeChatState
 
 logger = logging.getLogger("flask_wechat")
@@ -46,6 +49,10 @@ class Inbound(t.NamedTuple):
 
 class Callback:
     """One account's callback endpoint; platforms override the hooks below."""
+
+    #: whether the platform takes a reply in the callback's answer; if not
+    #: (Mini Programs), replies are sent through the API and the answer is ``success``.
+    passive_replies = True
 
     def __init__(self, state: WeChatState, account: Account) -> None:
         self.state = state
@@ -65,8 +72,15 @@ class Callback:
         raise NotImplementedError
 
     def deliver(self, message: Message, reply: Reply, inbound: Inbound) -> Answer:
-        """Turn a handler's reply into the callback's answer."""
-        raise NotImplementedError
+        """Turn a handler's reply into the callback's answer: the passive-reply
+        XML, encrypted when the request was."""
+        if isinstance(reply, ImageReply) and reply.file is not None:
+            app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+            reply = upload_files(self.state.client(app, self.account.name), reply)
+        xml = reply.to_xml(to_user=message.source, from_user=message.target)
+        if inbound.encrypted and self.crypto is not None:
+            return Answer(self.crypto.seal(xml).to_xml().encode(), "application/xml")
+        return Answer(xml.encode(), "application/xml")
 
     # -- the shared pipeline ------------------------------------------------------
 
@@ -109,7 +123,9 @@ class Callback:
 
         answer = SUCCESS
         try:
-            reply = self.state.run_handler(app, message)
+            reply = self.state.run_handler_in_time(app, message, self.account.reply_deadline)
+            if reply is LATE:  # delivered as a message when the handler finishes
+                return to_response(answer)
             if isinstance(reply, Response):
                 headers = tuple(
                     (k, v)
@@ -120,7 +136,11 @@ class Callback:
                     reply.get_data(), reply.mimetype or "text/plain", reply.status_code, headers
                 )
                 return reply
-            if reply is not None:
+            if reply is None:
+                self.state.relay_unanswered(app, message)
+            elif not self.passive_replies and not isinstance(reply, TransferCustomerServiceReply):
+                self.state.deliver_later(app, message, reply)
+            else:
                 answer = self.deliver(message, reply, inbound)
                 if signals.reply_sent.receivers:
                     signals.reply_sent.send(
@@ -167,15 +187,3 @@ def read_body() -> bytes:
     if not body:
         raise MalformedBody("empty body")
     return body
-
-
-def coerce_reply(value: t.Any) -> Reply | Response | None:
-    """What a handler may return: a reply, a ``str`` (text), ``None`` or a Response."""
-    if value is None or isinstance(value, (Reply, Response)):
-        return value
-    if isinstance(value, str):
-        return TextReply(value)
-    raise TypeError(
-        f"a handler returned {type(value).__name__}; return a reply object, a str, "
-        "None or a Flask Response"
-    )

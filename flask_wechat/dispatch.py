@@ -6,6 +6,10 @@ import dataclasses
 import re
 import typing as t
 
+from flask import Response
+
+from .replies import Reply, TextReply
+
 if t.TYPE_CHECKING:
     from .messages import Message
 
@@ -57,7 +61,7 @@ class Registry:
 
     def find(self, message: Message) -> Handler | None:
         """The first handler whose filters accept ``message``, else ``None``."""
-        for handler in self._by_name.get(message.name, ()):
+        for handler in self._by_name.get(message.kind, ()):
             if handler.accepts(message):
                 return handler
         for handler in self._defaults:
@@ -74,3 +78,15 @@ def compile_match(match: str | re.Pattern[str] | None) -> re.Pattern[str] | None
     if match is None or isinstance(match, re.Pattern):
         return match
     return re.compile(match)
+
+
+def coerce_reply(value: t.Any) -> Reply | Response | None:
+    """What a handler may return: a reply, a ``str`` (text), ``None`` or a Response."""
+    if value is None or isinstance(value, (Reply, Response)):
+        return value
+    if isinstance(value, str):
+        return TextReply(value)
+    raise TypeError(
+        f"a handler returned {type(value).__name__}; return a reply object, a str, "
+        "None or a Flask Response"
+    )

@@ -21,6 +21,8 @@ if t.TYPE_CHECKING:
 
     from .api import Client
     from .config import Account
+    from .messages import Message
+    from .tasks import TaskRunner
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
@@ -33,11 +35,23 @@ class WeChat:
     configuration and state are per app, in ``app.extensions["wechat"]``.
     """
 
-    def __init__(self, app: Flask | None = None, *, cache: Cache | None = None) -> None:
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        cache: Cache | None = None,
+        task_runner: TaskRunner | None = None,
+        handler_threads: int = 16,
+    ) -> None:
         #: the registered handlers, tried in registration order.
         self.handlers = Registry()
         #: a cache to use instead of ``WECHAT_CACHE``/``CACHE_*`` on every app.
         self.cache = cache
+        #: where late work goes (see :mod:`flask_wechat.tasks`); default: a thread pool.
+        self.task_runner = task_runner
+        #: how many handlers may run at once (they run on a pool so that the
+        #: callback can answer by ``WECHAT_REPLY_DEADLINE``).
+        self.handler_threads = handler_threads
         if app is not None:
             self.init_app(app)
 
@@ -52,7 +66,14 @@ class WeChat:
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
         accounts = load_accounts(app.config)
-        state = WeChatState(self, accounts, self.cache or resolve_cache(app), app)
+        state = WeChatState(
+            self,
+            accounts,
+            self.cache or resolve_cache(app),
+            app,
+            task_runner=self.task_runner,
+            handler_threads=self.handler_threads,
+        )
         state.stable_token = bool(app.config["WECHAT_STABLE_TOKEN"])
         app.extensions["wechat"] = state
         blueprint = make_blueprint(state)
@@ -119,6 +140,15 @@ class WeChat:
         current app. Its access_token lives in the extension's shared cache."""
         app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
         return self.state(app).client(app, account)
+
+    def relay_forward(self, message: Message) -> None:
+        """Forward ``message`` to its account's customer-service platform relay
+        (7moor); the agent's answers come back through the relay callback."""
+        app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
+        state = self.state(app)
+        if not state.account(message.account).relay_url:
+            raise RuntimeError(f"account {message.account!r} has no WECHAT_RELAY_URL")
+        state.relay_forward(app, message)
 
     def account(self, name: str | None = None) -> Account:
         """The configured account ``name`` of the current app (default: the default one)."""

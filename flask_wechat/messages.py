@@ -88,9 +88,11 @@ def snake_case(name: str) -> str:
 def _as_int(value: t.Any, field: str) -> int | None:
     if value is None or value == "":
         return None
+    if isinstance(value, bool):
+        raise MalformedBody(f"{field} is not a number")
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise MalformedBody(f"{field} is not a number") from None
 
 
@@ -109,6 +111,7 @@ class Message:
         "event",
         "id",
         "raw",
+        "relayed",
         "source",
         "target",
         "type",
@@ -139,10 +142,12 @@ class Message:
         msg_id = raw.get("MsgId", raw.get("MsgID"))
         #: ``MsgId`` as ``int``, or ``None`` (events rarely have one).
         self.id = _as_int(msg_id, "MsgId")
+        #: whether the message was forwarded to the customer-service relay.
+        self.relayed = False
         self._index: dict[str, t.Any] | None = None
 
     @property
-    def name(self) -> str:
+    def kind(self) -> str:
         """What handlers and signals know this message by: the type, or for
         events the lower-cased event (``LOCATION`` → ``location_event``)."""
         if self.event is None:
@@ -180,7 +185,7 @@ class Message:
             if name in _DOCUMENTED_FIELDS:
                 return None
             raise AttributeError(
-                f"{type(self).__name__} of type {self.name!r} has no field {name!r}"
+                f"{type(self).__name__} of type {self.kind!r} has no field {name!r}"
             ) from None
 
     def _build_index(self) -> dict[str, t.Any]:
@@ -194,4 +199,4 @@ class Message:
         return index
 
     def __repr__(self) -> str:
-        return f"<Message {self.name} from {self.source!r} id={self.id} account={self.account!r}>"
+        return f"<Message {self.kind} from {self.source!r} id={self.id} account={self.account!r}>"

@@ -145,12 +145,16 @@ def parse_json(data: bytes) -> Fields:
     if len(data) > MAX_BODY_SIZE:
         raise BodyTooLarge("body too large")
     try:
-        value = json.loads(data)
+        value = json.loads(data, parse_constant=_no_constant)
     except (ValueError, RecursionError):
         raise MalformedBody("body is not valid JSON") from None
     if not isinstance(value, dict):
         raise MalformedBody("JSON body is not an object")
     return value
+
+
+def _no_constant(name: str) -> t.NoReturn:
+    raise ValueError(f"{name} is not JSON")  # Python accepts NaN/Infinity; WeChat never sends them
 
 
 def cdata(text: str) -> str:

@@ -9,6 +9,7 @@ platform has no passive reply (Mini Programs) or the handler ran past the
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import typing as t
 
@@ -28,8 +29,10 @@ class Reply:
         """The type-specific fields of the passive reply XML."""
         raise NotImplementedError
 
-    def to_xml(self, to_user: str, from_user: str, create_time: int | None = None) -> str:
-        """Render the passive reply addressed to ``to_user`` from ``from_user``."""
+    def to_dict(
+        self, to_user: str, from_user: str, create_time: int | None = None
+    ) -> dict[str, t.Any]:
+        """The passive reply's fields, addressed to ``to_user`` from ``from_user``."""
         envelope: dict[str, t.Any] = {
             "ToUserName": to_user,
             "FromUserName": from_user,
@@ -37,7 +40,11 @@ class Reply:
             "MsgType": self.msg_type,
         }
         envelope.update(self.fields())
-        return to_xml(envelope)
+        return envelope
+
+    def to_xml(self, to_user: str, from_user: str, create_time: int | None = None) -> str:
+        """Render the passive reply addressed to ``to_user`` from ``from_user``."""
+        return to_xml(self.to_dict(to_user, from_user, create_time))
 
     def to_customer_service(self, open_id: str) -> dict[str, t.Any]:
         """The body of ``/cgi-bin/message/custom/send`` carrying this reply."""
@@ -60,16 +67,27 @@ class TextReply(Reply):
 
 @dataclasses.dataclass(frozen=True)
 class ImageReply(Reply):
-    """An image, by the ``media_id`` of uploaded media."""
+    """An image, by the ``media_id`` of uploaded media, or a local ``file`` (a path
+    or the bytes) that is uploaded as temporary media before it is sent."""
 
-    media_id: str
+    media_id: str | None = None
+    file: str | os.PathLike[str] | bytes | None = dataclasses.field(default=None, repr=False)
     msg_type: t.ClassVar[str] = "image"
 
+    def __post_init__(self) -> None:
+        if (self.media_id is None) == (self.file is None):
+            raise ValueError("an ImageReply takes either a media_id or a file")
+
     def fields(self) -> dict[str, t.Any]:
-        return {"Image": {"MediaId": self.media_id}}
+        return {"Image": {"MediaId": self._uploaded()}}
 
     def to_customer_service(self, open_id: str) -> dict[str, t.Any]:
-        return {"touser": open_id, "msgtype": "image", "image": {"media_id": self.media_id}}
+        return {"touser": open_id, "msgtype": "image", "image": {"media_id": self._uploaded()}}
+
+    def _uploaded(self) -> str:
+        if self.media_id is None:
+            raise ValueError("upload the ImageReply's file first (flask_wechat.delivery)")
+        return self.media_id
 
 
 @dataclasses.dataclass(frozen=True)

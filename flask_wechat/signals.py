@@ -38,6 +38,21 @@ handler_failed = _signals.signal("handler-failed")
 #: A retry of a message already handled (or being handled) arrived: ``message=``.
 duplicate_ignored = _signals.signal("duplicate-ignored")
 
+#: Late work (a reply sent as a message, relay traffic) failed for good after its
+#: retries: ``task=`` (a :class:`flask_wechat.tasks.Task`), ``exception=``, ``account=``.
+delivery_failed = _signals.signal("delivery-failed")
+
+#: An agent's message arrived from the customer-service platform relay:
+#: ``message=`` (the platform's JSON, signature checked), ``account=``.
+relay_message_received = _signals.signal("relay-message-received")
+
+#: The relay platform ended a session (``msgType`` ``finish``): ``open_id=``,
+#: ``message=``, ``account=``.
+relay_session_finished = _signals.signal("relay-session-finished")
+
+#: A user message was delivered to the relay platform: ``message=``, ``account=``.
+relay_forwarded = _signals.signal("relay-forwarded")
+
 #: A new access_token was fetched from WeChat: ``account=``.
 access_token_refreshed = _signals.signal("access-token-refreshed")
 

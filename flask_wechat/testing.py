@@ -17,12 +17,13 @@ fixture (it uses your ``app`` fixture).
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 import typing as t
 
 from .crypto import MessageCrypto, check_signature, make_nonce, sign
-from .parsing import parse_xml, to_xml
+from .parsing import parse_json, parse_xml, to_xml
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -116,8 +117,13 @@ class WeChatTestClient:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         if self.mode != "plain" and self.crypto is None:
             raise ValueError(f"{self.mode} mode needs an EncodingAESKey on the account")
+        if self.account.kind == "work" and self.mode != "safe":
+            raise ValueError("WeCom callbacks are always encrypted (safe mode)")
         self.user = user
-        self.original_id = original_id
+        # WeCom messages are addressed to the CorpID.
+        self.original_id = (
+            self.account.app_id or original_id if self.account.kind == "work" else original_id
+        )
         self.client = client or app.test_client()
 
     # -- building messages -------------------------------------------------------
@@ -132,6 +138,7 @@ class WeChatTestClient:
             "MsgType": msg_type,
             "MsgId": secrets.randbits(63),
         }
+        self._add_agent(message)
         message.update(fields)
         return message
 
@@ -144,8 +151,13 @@ class WeChatTestClient:
             "MsgType": "event",
             "Event": event,
         }
+        self._add_agent(message)
         message.update(fields)
         return message
+
+    def _add_agent(self, message: Fields) -> None:
+        if self.account.kind == "work" and self.account.agent_id is not None:
+            message["AgentID"] = self.account.agent_id
 
     # -- sending -------------------------------------------------------------------
 
@@ -178,20 +190,41 @@ class WeChatTestClient:
         token = self.account.token or ""
         ts = str(int(time.time()) if timestamp is None else timestamp)
         nonce = nonce or make_nonce(10)
+        serialise = self._serialise
+        if self.mode == "plain" or self.crypto is None:
+            query = {"signature": sign(token, ts, nonce), "timestamp": ts, "nonce": nonce}
+            if self.account.kind == "mp" and "FromUserName" in message:
+                query["openid"] = str(message["FromUserName"])
+            return serialise(message), query
+        sealed = self.crypto.seal(serialise(message), ts, nonce)
+        if self.account.kind == "work":
+            envelope: Fields = {
+                "ToUserName": message.get("ToUserName", self.original_id),
+                "Encrypt": sealed.encrypt,
+                "AgentID": message.get("AgentID", self.account.agent_id),
+            }
+            query = {"msg_signature": sealed.msg_signature, "timestamp": ts, "nonce": nonce}
+            return serialise(envelope), query
         query = {"signature": sign(token, ts, nonce), "timestamp": ts, "nonce": nonce}
         if self.account.kind == "mp" and "FromUserName" in message:
             query["openid"] = str(message["FromUserName"])
-        if self.mode == "plain" or self.crypto is None:
-            return to_xml(message).encode(), query
-        plaintext = to_xml(message)
-        sealed = self.crypto.seal(plaintext, ts, nonce)
-        envelope: Fields = {"ToUserName": message.get("ToUserName", self.original_id)}
+        envelope = {"ToUserName": message.get("ToUserName", self.original_id)}
         if self.mode == "compatible":
             envelope = dict(message)
         envelope["Encrypt"] = sealed.encrypt
         query["encrypt_type"] = "aes"
         query["msg_signature"] = sealed.msg_signature
-        return to_xml(envelope).encode(), query
+        return serialise(envelope), query
+
+    @property
+    def is_json(self) -> bool:
+        """Whether the account takes JSON message push (Mini Programs so configured)."""
+        return self.account.format == "json"
+
+    def _serialise(self, fields: Fields) -> bytes:
+        if self.is_json:
+            return json.dumps(fields, ensure_ascii=False).encode()
+        return to_xml(fields).encode()
 
     def post(
         self,
@@ -200,6 +233,8 @@ class WeChatTestClient:
         content_type: str = "text/xml",
     ) -> TestResponse:
         """POST a raw ``body`` to the callback URL (for tests of hostile input)."""
+        if content_type == "text/xml" and self.is_json:
+            content_type = "application/json"
         return self.client.post(
             self.url, query_string=dict(query or {}), data=body, content_type=content_type
         )
@@ -214,12 +249,23 @@ class WeChatTestClient:
         """Send WeChat's GET URL verification; the answer should be ``echostr``."""
         ts = str(int(time.time()) if timestamp is None else timestamp)
         nonce = nonce or make_nonce(10)
-        query = {
-            "signature": sign(self.account.token or "", ts, nonce),
-            "timestamp": ts,
-            "nonce": nonce,
-            "echostr": echostr,
-        }
+        token = self.account.token or ""
+        if self.account.kind == "work" and self.crypto is not None:
+            # WeCom sends the echostr encrypted and expects the plaintext back.
+            encrypted = self.crypto.encrypt_raw(echostr)
+            query = {
+                "msg_signature": sign(token, ts, nonce, encrypted),
+                "timestamp": ts,
+                "nonce": nonce,
+                "echostr": encrypted,
+            }
+        else:
+            query = {
+                "signature": sign(token, ts, nonce),
+                "timestamp": ts,
+                "nonce": nonce,
+                "echostr": echostr,
+            }
         return self.client.get(self.url, query_string=query)
 
     @property
@@ -234,7 +280,8 @@ class WeChatTestClient:
         body = response.get_data()
         if response.status_code != 200 or body.strip() in (b"", b"success"):
             return None, False
-        fields = parse_xml(body)
+        parse = parse_json if body.lstrip()[:1] == b"{" else parse_xml
+        fields = parse(body)
         if "Encrypt" not in fields:
             return fields, False
         if self.crypto is None:
@@ -247,4 +294,4 @@ class WeChatTestClient:
             str(fields.get("Nonce", "")),
             str(fields["Encrypt"]),
         )
-        return parse_xml(self.crypto.decrypt_raw(str(fields["Encrypt"]))), True
+        return parse(self.crypto.decrypt_raw(str(fields["Encrypt"]))), True

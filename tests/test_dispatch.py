@@ -115,7 +115,7 @@ def test_one_decorator_several_types(plain: Setup) -> None:
     assert client.event("subscribe").content == "media"
     assert client.text("not me").is_success
     assert client.event("unsubscribe").is_success
-    assert [message.name for _name, message in calls.log] == ["image", "voice", "subscribe"]
+    assert [message.kind for _name, message in calls.log] == ["image", "voice", "subscribe"]
 
 
 # -- filters --------------------------------------------------------------------------
@@ -217,7 +217,7 @@ def test_default_handler_gets_only_what_no_typed_handler_took(plain: Setup) -> N
     assert client.send(client.message("image", MediaId="m")).content == "default"
     assert client.event("brand_new_event").content == "default"
     assert calls.names == ["text", "known click", "default", "default", "default"]
-    assert [message.name for _name, message in calls.log[2:]] == [
+    assert [message.kind for _name, message in calls.log[2:]] == [
         "click",
         "image",
         "brand_new_event",

@@ -312,7 +312,7 @@ def test_documented_messages_and_events(case: Case) -> None:
     message = _message(xml)
     assert message.type == msg_type
     assert message.event == event
-    assert message.name == name
+    assert message.kind == name
     assert message.is_event is (msg_type == "event")
     assert message.source == "oUser"
     assert message.target == "gh_account"
@@ -352,7 +352,7 @@ def test_event_names_are_lower_cased_but_raw_is_untouched() -> None:
 def test_upper_case_msg_type_is_lower_cased() -> None:
     message = _message(_envelope("TEXT", "<Content>x</Content><MsgId>1</MsgId>"))
     assert message.type == "text"
-    assert message.name == "text"
+    assert message.kind == "text"
 
 
 def test_account_name_is_kept() -> None:
@@ -383,7 +383,7 @@ def test_unknown_msg_type_keeps_every_field() -> None:
     )
     message = _message(xml)
     assert message.type == "hologram"
-    assert message.name == "hologram"
+    assert message.kind == "hologram"
     assert message.event is None
     assert message.id == 99
     assert message.holo_id == "h-1"
@@ -403,7 +403,7 @@ def test_unknown_event_keeps_every_field() -> None:
     message = _message(xml)
     assert message.type == "event"
     assert message.event == "some_future_event"
-    assert message.name == "some_future_event"
+    assert message.kind == "some_future_event"
     assert message.event_key == "k1"
     assert message.new_field == "new value"
     assert message.details == {"InnerCode": "7", "HQThing": "x"}

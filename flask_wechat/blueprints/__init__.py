@@ -10,8 +10,10 @@ import typing as t
 
 from flask import Blueprint, Response, current_app, request
 
-from ..errors import ConfigError
+from ..relay import add_relay_routes
+from .miniprogram import MiniProgramCallback
 from .mp import OfficialAccountCallback
+from .work import WorkCallback
 
 if t.TYPE_CHECKING:
     from ..callback import Callback
@@ -21,20 +23,14 @@ if t.TYPE_CHECKING:
 #: The callback class of each ``WECHAT_KIND``.
 CALLBACKS: dict[str, type[Callback]] = {
     "mp": OfficialAccountCallback,
+    "miniprogram": MiniProgramCallback,
+    "work": WorkCallback,
 }
 
 
 def make_callback(state: WeChatState, account: Account) -> Callback:
     """Build the callback endpoint of ``account``, by its kind."""
-    try:
-        callback_class = CALLBACKS[account.kind]
-    except KeyError:
-        raise ConfigError(
-            "WECHAT_KIND" if account.name == "default" else f"WECHAT_ACCOUNTS[{account.name!r}]",
-            f"callbacks for kind {account.kind!r} are not available yet; "
-            "set the callback URL to None to use this account for API calls only",
-        ) from None
-    return callback_class(state, account)
+    return CALLBACKS[account.kind](state, account)
 
 
 def _view(account_name: str) -> t.Callable[[], Response]:
@@ -68,4 +64,10 @@ def make_blueprint(state: WeChatState) -> Blueprint:
             methods=["GET", "POST"],
             strict_slashes=False,
         )
+
+    # -- customer-service relay (7moor): agent replies and the media proxy -----------
+    # (flask_wechat/relay.py; endpoints wechat.relay_<account>, wechat.relay_media_<account>)
+    for account in state.accounts.values():
+        if account.relay_url:
+            add_relay_routes(blueprint, account)
     return blueprint

@@ -16,16 +16,13 @@ import typing as t
 
 from ..callback import Callback, Inbound
 from ..crypto import check_signature
-from ..dedup import Answer
 from ..errors import DecryptError
 from ..parsing import parse_xml
 
 if t.TYPE_CHECKING:
     from werkzeug.datastructures import MultiDict
 
-    from ..messages import Message
     from ..parsing import Fields
-    from ..replies import Reply
 
 
 class OfficialAccountCallback(Callback):
@@ -67,9 +64,3 @@ class OfficialAccountCallback(Callback):
             raise DecryptError("encrypted message without an Encrypt field")
         plaintext = self.crypto.open(encrypt, args.get("msg_signature"), timestamp, nonce)
         return Inbound(self.parse(plaintext), encrypted=True)
-
-    def deliver(self, message: Message, reply: Reply, inbound: Inbound) -> Answer:
-        xml = reply.to_xml(to_user=message.source, from_user=message.target)
-        if inbound.encrypted and self.crypto is not None:
-            return Answer(self.crypto.seal(xml).to_xml().encode(), "application/xml")
-        return Answer(xml.encode(), "application/xml")

@@ -13,10 +13,14 @@ inject faults and delays and inspect every call::
         sandbox.fail("/cgi-bin/message/custom/send", 45009)
         ...
         assert sandbox.sent[0]["kind"] == "custom"
+
+:class:`RelayPlatform` fakes the 7moor customer-service platform the same way
+(see :mod:`flask_wechat.relay`).
 """
 
 from __future__ import annotations
 
+from .relay import RelayPlatform
 from .server import Sandbox
 from .state import (
     ERRMSGS,
@@ -43,6 +47,7 @@ __all__ = [
     "TOKEN_PATHS",
     "APIFault",
     "Call",
+    "RelayPlatform",
     "Sandbox",
     "SandboxState",
 ]

@@ -1,0 +1,494 @@
+"""The customer-service platform relay, speaking the 7moor (七陌) protocol.
+
+Seed ``7moor-customer-service-relay.txt``. Two directions:
+
+* **user → platform.** A user message no handler answered (or one a handler hands
+  to ``wechat.relay_forward``) becomes a ``relay_forward`` task, which POSTs JSON
+  to the account's ``WECHAT_RELAY_URL``: ``app_id``, ``open_id``, ``nick_name``,
+  ``msgType``, ``content``, ``mediaUrl`` (images, voice, video), ``timestamp``,
+  ``nonce`` and ``msg_signature``. Voice and video are offered through a media
+  proxy on this app, so the access_token never leaves it.
+* **platform → user.** The platform POSTs an agent's message (same signature
+  scheme) to ``WECHAT_RELAY_CALLBACK_URL``; after checking it, a ``relay_deliver``
+  task sends it to the user through the customer-service API (media are fetched
+  from the platform and uploaded as temporary media first).
+
+The signature is the sha1 of token, timestamp, nonce and open_id, sorted and
+concatenated, as for WeChat's own callbacks (:func:`flask_wechat.crypto.sign`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import mimetypes
+import posixpath
+import time
+import typing as t
+from urllib.parse import unquote, urlsplit
+
+import requests
+from flask import Response, current_app, request, url_for
+from werkzeug.routing import BuildError
+
+from . import signals
+from .callback import read_body
+from .crypto import check_signature, make_nonce, sign
+from .delivery import send_reply
+from .errors import InvalidSignature, MalformedBody, RejectedRequest, StaleRequest, WeChatError
+from .parsing import parse_json
+from .replies import ImageReply, TextReply, VideoReply, VoiceReply
+from .tasks import PermanentFailure, Task, task
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from flask import Blueprint, Flask
+
+    from .config import Account
+    from .messages import Message
+    from .replies import Reply
+    from .state import WeChatState
+
+logger = logging.getLogger("flask_wechat")
+
+#: Seconds to wait for the platform (connecting, then each read).
+RELAY_TIMEOUT = 5.0
+
+#: The largest media file an agent may send (WeChat's own limit for images and video).
+MAX_MEDIA_SIZE = 10 * 1024 * 1024
+
+#: Timestamps above this are milliseconds (10**11 seconds is the year 5138).
+_MILLISECONDS_FROM = 10**11
+
+_MEDIA_TYPES = ("image", "voice", "video")
+_AGENT_TYPES = ("text", "finish", *_MEDIA_TYPES)
+_CHUNK = 64 * 1024
+_MAX_MEDIA_ID = 256
+
+#: What a media file is called when its URL and content type say nothing useful.
+_DEFAULT_FILENAMES = {"image": "image.jpg", "voice": "voice.amr", "video": "video.mp4"}
+
+
+class RelayError(WeChatError, RuntimeError):
+    """The relay platform (or a media URL it gave) answered with an HTTP error."""
+
+    def __init__(self, status: int, what: str) -> None:
+        self.status = status
+        super().__init__(f"{what} answered HTTP {status}")
+
+
+# -- signatures -----------------------------------------------------------------
+
+
+def relay_signature(token: str, timestamp: str, nonce: str, open_id: str) -> str:
+    """The 7moor ``msg_signature``: sha1 of the four values sorted and concatenated."""
+    return sign(token, timestamp, nonce, open_id)
+
+
+def media_signature(account: Account, media_id: str) -> str:
+    """The ``sig`` of a media proxy URL: HMAC-SHA256 keyed with the relay token."""
+    key = (account.relay_token or "").encode()
+    return hmac.new(key, f"{account.name}:{media_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def media_url(account: Account, media_id: str) -> str | None:
+    """The absolute URL of the media proxy for ``media_id``, or ``None`` if Flask
+    cannot build one here (no request context and no ``SERVER_NAME``)."""
+    try:
+        return url_for(
+            f"wechat.relay_media_{account.name}",
+            media_id=media_id,
+            sig=media_signature(account, media_id),
+            _external=True,
+        )
+    except (RuntimeError, BuildError):
+        return None
+
+
+# -- user → platform ---------------------------------------------------------------
+
+
+def _text_of(message: Message) -> str:
+    """A readable line for a message type the platform has no type for."""
+    name = message.kind
+    if name == "location":
+        label = f"{message.label} " if message.label else ""
+        return f"[位置] {label}({message.location_x}, {message.location_y})"
+    if name == "link":
+        parts = (str(p) for p in (message.title, message.url) if p)
+        return "[链接] " + " ".join(parts)
+    if name in ("file", "miniprogrampage") and message.title:
+        return f"[{name}] {message.title}"
+    return f"[{name}]"
+
+
+def forward_payload(account: Account, message: Message) -> dict[str, t.Any] | None:
+    """The JSON the platform receives for ``message`` (without timestamp, nonce and
+    signature, which are fresh for every attempt); ``None`` for events."""
+    if message.is_event:
+        return None
+    payload: dict[str, t.Any] = {
+        "app_id": account.app_id or "",
+        "open_id": message.source,
+        # The seed allows the open_id when the nickname is unknown; looking it up
+        # would cost an API call per message (and WeChat no longer returns it).
+        "nick_name": message.source,
+    }
+    name = message.kind
+    media: str | None = None
+    if name == "text":
+        payload["msgType"] = "text"
+        payload["content"] = str(message.content or "")
+    elif name == "image":
+        # The PicUrl is WeChat's own public URL of the picture.
+        payload["msgType"] = "image"
+        payload["content"] = ""
+        if message.pic_url:
+            payload["mediaUrl"] = str(message.pic_url)
+    elif name in ("voice", "video", "shortvideo"):
+        # The seed spells the video type "vodeo" in one table and "video" in the
+        # other; "video" is what the platform's own messages use.
+        payload["msgType"] = "voice" if name == "voice" else "video"
+        payload["content"] = str(message.recognition or "") if name == "voice" else ""
+        media = str(message.media_id or "")
+    else:
+        payload["msgType"] = "text"
+        payload["content"] = _text_of(message)
+    if media:
+        # The URL is built from the current request (or SERVER_NAME). A message
+        # forwarded where neither exists (a late handler finishing on its own
+        # thread, a task queue worker) goes without its mediaUrl rather than not
+        # at all; set SERVER_NAME to have it there too.
+        url = media_url(account, media)
+        if url is not None:
+            payload["mediaUrl"] = url
+        else:
+            logger.warning(
+                "no request context to build the media URL of a %s message for account %r;"
+                " forwarding it without mediaUrl (set SERVER_NAME)",
+                name,
+                account.name,
+            )
+    return payload
+
+
+def forward_task(account: Account, message: Message) -> Task:
+    """The task that forwards ``message`` to ``account``'s relay platform.
+
+    Call it with a request context (or ``SERVER_NAME`` set), so that voice and
+    video get an absolute media proxy URL. Events are never forwarded.
+    """
+    payload = forward_payload(account, message)
+    if payload is None:
+        raise ValueError("only user messages can be forwarded to the relay, not events")
+    return Task("relay_forward", account.name, payload)
+
+
+def signed_body(token: str, payload: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """``payload`` with a fresh ``timestamp`` (milliseconds), ``nonce`` and
+    ``msg_signature``.
+
+    The seed's Node.js and Java examples sign ``Date.getTime()``, milliseconds;
+    its PHP example sends the message's ``CreateTime``, seconds. The two contradict
+    each other; milliseconds are what the platform's own example message carries.
+    """
+    timestamp = str(int(time.time() * 1000))
+    nonce = make_nonce(16)
+    body = dict(payload)
+    body["timestamp"] = int(timestamp)
+    body["nonce"] = nonce
+    body["msg_signature"] = relay_signature(token, timestamp, nonce, str(payload["open_id"]))
+    return body
+
+
+def _raise_for_status(status: int, what: str) -> None:
+    if 200 <= status < 300:
+        return
+    if 400 <= status < 500 and status not in (408, 425, 429):
+        # The platform refused this very request (signature, format): retrying
+        # the same thing cannot help.
+        raise PermanentFailure(f"{what} answered HTTP {status}")
+    raise RelayError(status, what)
+
+
+@task("relay_forward")
+def _forward(app: Flask, state: WeChatState, job: Task) -> None:
+    """POST one user message to the relay platform."""
+    account = state.account(job.account)
+    if not account.relay_url or not account.relay_token:
+        raise PermanentFailure(f"account {account.name!r} has no relay configured")
+    body = signed_body(account.relay_token, job.payload)
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    response = requests.post(
+        account.relay_url,
+        data=data,
+        headers={"Content-Type": "application/json; charset=utf-8"},
+        timeout=RELAY_TIMEOUT,
+    )
+    response.close()
+    _raise_for_status(response.status_code, "the relay platform")
+    logger.debug("forwarded a %s message to the relay of %r", body["msgType"], account.name)
+    if signals.relay_forwarded.receivers:
+        signals.relay_forwarded.send(app, message=job.payload, account=account.name)
+
+
+# -- platform → user ---------------------------------------------------------------
+
+
+def _filename(url: str, media_type: str, content_type: str | None) -> str:
+    """A filename with an extension WeChat accepts for ``media_type``."""
+    base = posixpath.basename(unquote(urlsplit(url).path))
+    base = "".join(ch for ch in base if ch.isprintable() and ch not in '"\\/')
+    if "." in base.strip("."):
+        return base
+    extension = mimetypes.guess_extension(content_type) if content_type else None
+    if extension:
+        return media_type + (".jpg" if extension == ".jpe" else extension)
+    return _DEFAULT_FILENAMES[media_type]
+
+
+def fetch_media(url: str, media_type: str) -> tuple[bytes, str, str | None]:
+    """Download an agent's media file: ``(content, filename, content_type)``.
+
+    Streamed and cut off past :data:`MAX_MEDIA_SIZE`, so a huge file never sits in
+    memory whole.
+    """
+    with requests.get(url, stream=True, timeout=(3.05, 10.0)) as response:
+        _raise_for_status(response.status_code, "the media URL")
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > MAX_MEDIA_SIZE:
+            raise PermanentFailure(f"the {media_type} is larger than {MAX_MEDIA_SIZE} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(_CHUNK):
+            size += len(chunk)
+            if size > MAX_MEDIA_SIZE:
+                raise PermanentFailure(f"the {media_type} is larger than {MAX_MEDIA_SIZE} bytes")
+            chunks.append(chunk)
+        raw_type = response.headers.get("Content-Type", "")
+    content_type = raw_type.split(";", 1)[0].strip().lower() or None
+    if content_type in ("application/octet-stream", "binary/octet-stream"):
+        content_type = None  # says nothing; let the filename decide
+    return b"".join(chunks), _filename(url, media_type, content_type), content_type
+
+
+@task("relay_deliver")
+def _deliver(app: Flask, state: WeChatState, job: Task) -> None:
+    """Send one agent message to the user through the API."""
+    client = state.client(app, job.account)
+    open_id = str(job.payload["open_id"])
+    msg_type = str(job.payload["msgType"])
+    content = str(job.payload["content"])
+    reply: Reply
+    if msg_type == "text":
+        reply = TextReply(content)
+    else:
+        data, filename, content_type = fetch_media(content, msg_type)
+        media_id = str(client.media.upload(msg_type, data, filename, content_type)["media_id"])
+        if msg_type == "image":
+            reply = ImageReply(media_id=media_id)
+        elif msg_type == "voice":
+            reply = VoiceReply(media_id)
+        else:
+            reply = VideoReply(media_id)
+    # The customer-service API (WeCom: an application message from the AgentID).
+    send_reply(client, open_id, reply)
+
+
+class _RelayRequest(t.NamedTuple):
+    """A verified message from the platform."""
+
+    fields: dict[str, t.Any]
+    open_id: str
+    msg_type: str
+    content: str
+    signature: str
+
+
+def _required(fields: t.Mapping[str, t.Any], name: str) -> str:
+    value = fields.get(name)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and value:
+        return value
+    raise MalformedBody(f"missing or invalid {name}")
+
+
+def _timestamp_seconds(raw: str) -> float:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 16:
+        raise MalformedBody("missing or invalid timestamp")
+    value = int(raw)
+    return value / 1000 if value > _MILLISECONDS_FROM else float(value)
+
+
+def open_relay_request(account: Account, body: bytes) -> _RelayRequest:
+    """Parse and verify a POST from the platform.
+
+    :raises RejectedRequest: malformed, badly signed or stale.
+    """
+    # The seed's own examples carry keys with stray spaces ("content "): tolerate them.
+    fields = {str(k).strip(): v for k, v in parse_json(body).items()}
+    open_id = fields.get("open_id")
+    if not isinstance(open_id, str) or not open_id.strip():
+        raise MalformedBody("missing or invalid open_id")
+    msg_type = fields.get("msgType")
+    if not isinstance(msg_type, str) or not msg_type:
+        raise MalformedBody("missing or invalid msgType")
+    timestamp = _required(fields, "timestamp")
+    sent_at = _timestamp_seconds(timestamp)
+    nonce = _required(fields, "nonce")
+    signature = fields.get("msg_signature")
+    if not isinstance(signature, str) or not signature:
+        raise InvalidSignature("missing msg_signature")
+    check_signature(signature, account.relay_token or "", timestamp, nonce, open_id)
+    window = account.replay_window
+    if window and abs(time.time() - sent_at) > window:
+        raise StaleRequest("stale timestamp")
+
+    if msg_type not in _AGENT_TYPES:
+        raise MalformedBody("unsupported msgType")
+    content = fields.get("content")
+    if msg_type == "finish":
+        content = content if isinstance(content, str) else ""
+    elif not isinstance(content, str) or not content.strip():
+        raise MalformedBody("missing content")
+    elif msg_type in _MEDIA_TYPES:
+        scheme = urlsplit(content.strip()).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise MalformedBody("content is not a media URL")
+        content = content.strip()
+    return _RelayRequest(fields, open_id.strip(), msg_type, content, signature.lower())
+
+
+def _reject(app: Flask, account: str, exc: RejectedRequest) -> Response:
+    logger.info("rejected a relay request for %r: %s", account, exc.reason)
+    if signals.request_rejected.receivers:
+        signals.request_rejected.send(app, reason=exc.reason, account=account)
+    return Response(exc.reason, exc.status, mimetype="text/plain")
+
+
+def _ok() -> Response:
+    # The seed does not say what the platform expects back; a JSON "ok" it is.
+    return Response(json.dumps({"code": 0, "message": "ok"}), 200, mimetype="application/json")
+
+
+def _claim(state: WeChatState, account: Account, inbound: _RelayRequest) -> bool:
+    """Whether this is the first arrival of the message (a replay is ignored)."""
+    key = state.dedup.key(account.name, f"relay\x1f{inbound.open_id}\x1f{inbound.signature}")
+    # A timestamp is accepted within the window on either side of now.
+    ttl = 2 * account.replay_window if account.replay_window else 600
+    return state.dedup.claim(key, ttl)
+
+
+def receive_agent_message(account_name: str) -> Response:
+    """The relay callback: one agent message from the platform."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        state: WeChatState = app.extensions["wechat"]
+        account = state.account(account_name)
+        inbound = open_relay_request(account, read_body())
+    except RejectedRequest as exc:
+        return _reject(app, account_name, exc)
+    except Exception:  # no input may turn into a 5xx
+        logger.exception("unexpected error reading a relay request for %r", account_name)
+        return _reject(app, account_name, MalformedBody("malformed request"))
+
+    try:
+        if not _claim(state, account, inbound):
+            logger.info("ignored a repeated relay message for %r", account_name)
+            return _ok()
+        if signals.relay_message_received.receivers:
+            signals.relay_message_received.send(app, message=inbound.fields, account=account_name)
+        if inbound.msg_type == "finish":
+            if signals.relay_session_finished.receivers:
+                signals.relay_session_finished.send(
+                    app, open_id=inbound.open_id, message=inbound.fields, account=account_name
+                )
+            return _ok()
+        payload = {
+            "open_id": inbound.open_id,
+            "msgType": inbound.msg_type,
+            "content": inbound.content,
+        }
+        job = Task("relay_deliver", account_name, payload)
+        try:
+            state.task_runner.submit(app, job)
+        except Exception as exc:  # the runner (a queue) is down: say so, loudly
+            logger.exception("could not queue a relay_deliver task for %r", account_name)
+            if signals.delivery_failed.receivers:
+                signals.delivery_failed.send(app, task=job, exception=exc, account=account_name)
+    except Exception:
+        # A receiver of a signal raised: the message was accepted all the same.
+        logger.exception("unexpected error handling a relay message for %r", account_name)
+    return _ok()
+
+
+# -- the media proxy -----------------------------------------------------------------
+
+
+def serve_media(account_name: str, media_id: str) -> Response:
+    """Stream WeChat temporary media to the platform, without the access_token."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    state: WeChatState = app.extensions["wechat"]
+    account = state.account(account_name)
+    given = request.args.get("sig", "")
+    expected = media_signature(account, media_id)
+    if len(media_id) > _MAX_MEDIA_ID or not hmac.compare_digest(
+        expected.encode(), given.encode("utf-8", "replace")
+    ):
+        return _reject(app, account_name, InvalidSignature("invalid media signature"))
+    try:
+        download = state.client(app, account_name).media.download(media_id)
+    except WeChatError as exc:
+        logger.info("media %s of %r could not be fetched: %s", media_id, account_name, exc)
+        return Response("media not found", 404, mimetype="text/plain")
+    except requests.RequestException:
+        logger.warning("the WeChat API did not answer a media download for %r", account_name)
+        return Response("the WeChat API did not answer", 502, mimetype="text/plain")
+
+    def body() -> Iterator[bytes]:
+        try:
+            yield from download.iter_content(_CHUNK)
+        finally:
+            download.close()
+
+    response = Response(body(), 200, content_type=download.content_type)
+    response.call_on_close(download.close)
+    if download.content_length is not None:
+        response.content_length = download.content_length
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def add_relay_routes(blueprint: Blueprint, account: Account) -> None:
+    """Mount ``account``'s relay callback and media proxy on the ``wechat`` blueprint.
+
+    Endpoints: ``wechat.relay_<account>`` (POST, agent messages) and
+    ``wechat.relay_media_<account>`` (GET ``<relay callback>/media/<media_id>``).
+    """
+    url = account.relay_callback_url
+    if not account.relay_url or url is None:
+        return
+    name = account.name
+
+    def relay() -> Response:
+        return receive_agent_message(name)
+
+    def relay_media(media_id: str) -> Response:
+        return serve_media(name, media_id)
+
+    relay.__name__ = f"relay_{name}"
+    relay_media.__name__ = f"relay_media_{name}"
+    blueprint.add_url_rule(
+        url, endpoint=f"relay_{name}", view_func=relay, methods=["POST"], strict_slashes=False
+    )
+    blueprint.add_url_rule(
+        url.rstrip("/") + "/media/<media_id>",
+        endpoint=f"relay_media_{name}",
+        view_func=relay_media,
+        methods=["GET"],
+    )

@@ -1,0 +1,833 @@
+"""Mini Program / Mini Game customer-service callbacks (小程序/小游戏客服消息).
+
+The account pushes XML or JSON (``WECHAT_FORMAT``) in plaintext, compatible or
+safe mode. Mini programs take no passive reply: the callback always answers
+``success`` and a handler's reply reaches the user through
+``/cgi-bin/message/custom/send`` — here a :class:`~flask_wechat.sandbox.Sandbox`
+speaking real HTTP on 127.0.0.1, with an :class:`~flask_wechat.tasks.InlineRunner`
+so that the send happens inside the request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import time
+import typing as t
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from flask_wechat import (
+    APIError,
+    ImageReply,
+    Message,
+    TextReply,
+    TransferCustomerServiceReply,
+    WeChat,
+    signals,
+)
+from flask_wechat.crypto import MessageCrypto, sign
+from flask_wechat.parsing import to_xml
+from flask_wechat.sandbox import SANDBOX_APP_ID, Sandbox
+from flask_wechat.tasks import InlineRunner, Task
+from flask_wechat.testing import DEFAULT_ORIGINAL_ID, DEFAULT_USER, WeChatTestClient
+
+Fields = dict[str, t.Any]
+
+TOKEN = "mini-program-token"
+# 43 characters, as the admin console generates an EncodingAESKey.
+AES_KEY = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg"
+SEND_PATH = "/cgi-bin/message/custom/send"
+UPLOAD_PATH = "/cgi-bin/media/upload"
+
+FORMATS = ("xml", "json")
+MODES = ("plain", "compatible", "safe")
+FORMAT_MODES = [pytest.param((fmt, mode), id=f"{fmt}-{mode}") for fmt in FORMATS for mode in MODES]
+
+
+class Recorder:
+    """A blinker receiver keeping each call's sender and keyword arguments."""
+
+    def __init__(self, on_call: t.Callable[[], object] | None = None) -> None:
+        self.calls: list[dict[str, t.Any]] = []
+        self.on_call = on_call
+
+    def __call__(self, sender: object, **payload: t.Any) -> None:
+        extra: dict[str, t.Any] = {}
+        if self.on_call is not None:
+            extra["observed"] = self.on_call()
+        self.calls.append({"sender": sender, **payload, **extra})
+
+
+class Mini(t.NamedTuple):
+    """A mini program app on the sandbox, and a client playing WeChat against it."""
+
+    app: Flask
+    wechat: WeChat
+    client: WeChatTestClient
+    sandbox: Sandbox
+    fmt: str
+    mode: str
+
+    def expected_raw(self, sent: Fields) -> Fields:
+        """``message.raw`` for ``sent``: JSON keeps its types, XML makes every leaf a string."""
+        return sent if self.fmt == "json" else stringify(sent)
+
+
+def stringify(value: t.Any) -> t.Any:
+    if isinstance(value, dict):
+        return {key: stringify(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [stringify(item) for item in value]
+    return str(value)
+
+
+@pytest.fixture(scope="module")
+def sandbox_server() -> Iterator[Sandbox]:
+    with Sandbox() as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
+    """The module's sandbox with no faults, traffic or media left from other tests."""
+    sandbox_server.reset(data=True)
+    yield sandbox_server
+    sandbox_server.reset(data=True)
+
+
+def make_mini(sandbox: Sandbox, fmt: str = "xml", mode: str = "plain", **config: t.Any) -> Mini:
+    app = Flask("mini_program_test_app")
+    app.config.update(sandbox.flask_config("miniprogram"))
+    app.config.update(
+        TESTING=True,
+        WECHAT_TOKEN=TOKEN,
+        WECHAT_ENCODING_AES_KEY=None if mode == "plain" else AES_KEY,
+        WECHAT_FORMAT=fmt,
+    )
+    app.config.update(config)
+    wechat = WeChat(app, task_runner=InlineRunner(attempts=2, backoff=0.01))
+    return Mini(app, wechat, WeChatTestClient(app, mode=mode), sandbox, fmt, mode)
+
+
+@pytest.fixture(params=FORMAT_MODES)
+def mini(request: pytest.FixtureRequest, sandbox: Sandbox) -> Mini:
+    """Each format (XML, JSON) in each mode (plaintext, compatible, safe) in turn."""
+    fmt, mode = t.cast(tuple[str, str], request.param)
+    return make_mini(sandbox, fmt, mode)
+
+
+def text_sent(content: str, user: str = DEFAULT_USER) -> dict[str, t.Any]:
+    """A text customer-service message as the sandbox records it."""
+    return {"touser": user, "msgtype": "text", "text": {"content": content}, "kind": "custom"}
+
+
+# == configuration and URL verification =================================================
+
+
+def test_the_account_is_a_mini_program(mini: Mini) -> None:
+    account = mini.app.extensions["wechat"].account()
+    assert account.kind == "miniprogram"
+    assert account.format == mini.fmt
+    assert account.receive_id == SANDBOX_APP_ID
+    assert mini.client.is_json is (mini.fmt == "json")
+
+
+@pytest.mark.parametrize("echostr", ["4917536452193652", "mini-echo_XYZ", "a+b/c=d e"])
+def test_url_verification_answers_echostr(mini: Mini, echostr: str) -> None:
+    response = mini.client.verify_url(echostr)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == echostr
+    assert response.mimetype == "text/plain"
+
+
+def test_url_verification_with_a_wrong_signature_is_refused(mini: Mini) -> None:
+    rejected = Recorder()
+    ts = str(int(time.time()))
+    query = {
+        "signature": sign("not-the-token", ts, "nonce"),
+        "timestamp": ts,
+        "nonce": "nonce",
+        "echostr": "never-echoed",
+    }
+    with signals.request_rejected.connected_to(rejected, mini.app):
+        response = mini.app.test_client().get("/wechat", query_string=query)
+    assert response.status_code == 403
+    assert "never-echoed" not in response.get_data(as_text=True)
+    assert [call["account"] for call in rejected.calls] == ["default"]
+
+
+# == messages and events reach handlers =================================================
+
+MINI_PAGE: Fields = {
+    "Title": "小程序卡片标题",
+    "AppId": "wxminiapp000000001",
+    "PagePath": "pages/index/index?from=card&id=42",
+    "ThumbUrl": "http://mmbiz.qpic.cn/thumb.jpg",
+    "ThumbMediaId": "thumb-media-id",
+}
+
+MESSAGE_CASES: list[tuple[str, Fields, Fields]] = [
+    # (MsgType, fields WeChat sends, attributes the handler reads)
+    ("text", {"Content": "你好 mini ]]> 😀"}, {"content": "你好 mini ]]> 😀", "media_id": None}),
+    (
+        "image",
+        {"PicUrl": "http://mmbiz.qpic.cn/user-photo.jpg", "MediaId": "user-image-media"},
+        {
+            "pic_url": "http://mmbiz.qpic.cn/user-photo.jpg",
+            "media_id": "user-image-media",
+            "content": None,
+        },
+    ),
+    (
+        "miniprogrampage",
+        MINI_PAGE,
+        {
+            "title": MINI_PAGE["Title"],
+            "app_id": MINI_PAGE["AppId"],
+            "page_path": MINI_PAGE["PagePath"],
+            "thumb_url": MINI_PAGE["ThumbUrl"],
+            "thumb_media_id": MINI_PAGE["ThumbMediaId"],
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("msg_type", "fields", "attributes"), MESSAGE_CASES, ids=[case[0] for case in MESSAGE_CASES]
+)
+def test_message_reaches_its_handler(
+    mini: Mini, msg_type: str, fields: Fields, attributes: Fields
+) -> None:
+    seen: list[Message] = []
+
+    @mini.wechat.on(msg_type)
+    def handle(message: Message) -> TextReply:
+        seen.append(message)
+        return TextReply(f"got {message.type}")
+
+    mini.wechat.on()(lambda message: "the default handler must not answer")
+
+    sent = mini.client.message(msg_type, **fields)
+    result = mini.client.send(sent)
+
+    assert result.status_code == 200
+    assert result.text == "success"
+    assert result.reply is None
+    [message] = seen
+    assert message.type == msg_type
+    assert message.kind == msg_type
+    assert message.event is None
+    assert message.is_event is False
+    assert message.source == DEFAULT_USER
+    assert message.target == DEFAULT_ORIGINAL_ID
+    assert message.create_time == sent["CreateTime"]
+    assert message.id == sent["MsgId"]
+    assert message.account == "default"
+    for name, value in attributes.items():
+        assert getattr(message, name) == value, name
+    assert message.raw == mini.expected_raw(sent)
+    assert mini.sandbox.sent == [text_sent(f"got {msg_type}")]
+
+
+def test_user_enter_tempsession_event(mini: Mini) -> None:
+    seen: list[Message] = []
+
+    @mini.wechat.on("user_enter_tempsession")
+    def welcome(message: Message) -> str:
+        seen.append(message)
+        return "欢迎进入客服会话"
+
+    sent = mini.client.event_message("user_enter_tempsession", SessionFrom="game-level-3")
+    result = mini.client.send(sent)
+
+    assert (result.status_code, result.text) == (200, "success")
+    [message] = seen
+    assert message.type == "event"
+    assert message.is_event is True
+    assert message.event == "user_enter_tempsession"
+    assert message.kind == "user_enter_tempsession"
+    assert message.session_from == "game-level-3"
+    assert message.source == DEFAULT_USER
+    assert message.id is None
+    assert message.raw == mini.expected_raw(sent)
+    assert mini.sandbox.sent == [text_sent("欢迎进入客服会话")]
+
+
+def test_the_event_signal_fires(mini: Mini) -> None:
+    received, typed = Recorder(), Recorder()
+    with (
+        signals.message_received.connected_to(received, mini.app),
+        signals.user_enter_tempsession.connected_to(typed, mini.app),
+    ):
+        mini.client.event("user_enter_tempsession", SessionFrom="from-signal")
+    [call] = typed.calls
+    assert call["sender"] is mini.app
+    assert call["message"].session_from == "from-signal"
+    assert call["account"] == "default"
+    assert [c["message"].kind for c in received.calls] == ["user_enter_tempsession"]
+
+
+def test_an_unknown_msgtype_reaches_the_default_handler(mini: Mini) -> None:
+    seen: list[Message] = []
+
+    @mini.wechat.on()
+    def anything(message: Message) -> str:
+        seen.append(message)
+        return f"default took {message.kind}"
+
+    mini.wechat.on("text")(lambda message: "the text handler must not answer")
+
+    sent = mini.client.message("hologram", Beam="blue", Intensity="11")
+    result = mini.client.send(sent)
+
+    assert (result.status_code, result.text) == (200, "success")
+    [message] = seen
+    assert message.type == "hologram"
+    assert message.kind == "hologram"
+    assert message.beam == "blue"
+    assert message.intensity == "11"
+    assert message.raw == mini.expected_raw(sent)
+    with pytest.raises(AttributeError):
+        _ = message.field_nobody_sent
+    assert mini.sandbox.sent == [text_sent("default took hologram")]
+
+
+def test_an_unknown_msgtype_reaches_a_handler_named_for_it(mini: Mini) -> None:
+    mini.wechat.on()(lambda message: "the default must not answer")
+    mini.wechat.on("hologram")(lambda message: f"named {message.beam}")
+    assert mini.client.send(mini.client.message("hologram", Beam="red")).text == "success"
+    assert mini.sandbox.sent == [text_sent("named red")]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_compatible_mode_trusts_the_encrypted_copy(sandbox: Sandbox, fmt: str) -> None:
+    mini = make_mini(sandbox, fmt, "compatible")
+    seen: list[str] = []
+
+    @mini.wechat.on("text")
+    def handle(message: Message) -> None:
+        seen.append(message.content)
+
+    body, query = mini.client.encode(mini.client.message("text", Content="genuine"))
+    forged = body.replace(b"genuine", b"forged!")
+    assert forged != body
+    response = mini.client.post(forged, query)
+    assert (response.status_code, response.get_data()) == (200, b"success")
+    assert seen == ["genuine"]
+
+
+# == replies go out through the customer-service API =====================================
+
+TEXTS = [
+    pytest.param("plain words", id="plain"),
+    pytest.param("]]> 中文 😀👍🏽", id="cdata-emoji"),
+    pytest.param('{"json": "inside", "q": "\\""}', id="json-like"),
+    pytest.param("<xml><Content>&amp;</Content></xml>", id="markup"),
+]
+
+
+@pytest.mark.parametrize("content", TEXTS)
+def test_text_reply_is_sent_as_a_customer_service_message(mini: Mini, content: str) -> None:
+    mini.wechat.on("text")(lambda message: TextReply(content))
+    result = mini.client.text("say something")
+    assert result.status_code == 200
+    assert result.text == "success"
+    assert result.encrypted is False
+    assert mini.sandbox.sent == [text_sent(content)]
+    assert mini.sandbox.count(SEND_PATH) == 1
+
+
+def test_a_str_reply_is_sent_as_text(mini: Mini) -> None:
+    mini.wechat.on("text")(lambda message: f"echo: {message.content}")
+    assert mini.client.text("ping").text == "success"
+    assert mini.sandbox.sent == [text_sent("echo: ping")]
+
+
+def test_the_reply_goes_to_the_sender(mini: Mini) -> None:
+    mini.wechat.on("text")(lambda message: "to you")
+    other = WeChatTestClient(mini.app, mode=mini.mode, user="oAnotherMiniUser00000000000")
+    assert other.text("hi").text == "success"
+    assert mini.sandbox.sent == [text_sent("to you", user="oAnotherMiniUser00000000000")]
+
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + secrets.token_bytes(64) + b"\xff\xd9"
+PNG = b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(64)
+
+
+def test_image_reply_from_bytes_is_uploaded_first(mini: Mini) -> None:
+    mini.wechat.on("text")(lambda message: ImageReply(file=JPEG))
+    assert mini.client.text("a picture please").text == "success"
+
+    assert mini.sandbox.count(UPLOAD_PATH) == 1
+    [(media_id, media)] = mini.sandbox.media.items()
+    assert media.data == JPEG
+    assert media.type == "image"
+    assert mini.sandbox.sent == [
+        {
+            "touser": DEFAULT_USER,
+            "msgtype": "image",
+            "image": {"media_id": media_id},
+            "kind": "custom",
+        }
+    ]
+    upload, send = (call for call in mini.sandbox.calls if call.path in (UPLOAD_PATH, SEND_PATH))
+    assert (upload.path, send.path) == (UPLOAD_PATH, SEND_PATH)
+    assert upload.params.get("type") == "image"
+
+
+def test_image_reply_from_a_path_is_uploaded_first(mini: Mini, tmp_path: Path) -> None:
+    picture = tmp_path / "reply-picture.png"
+    picture.write_bytes(PNG)
+    mini.wechat.on("text")(lambda message: ImageReply(file=picture))
+    assert mini.client.text("a picture please").text == "success"
+
+    assert mini.sandbox.count(UPLOAD_PATH) == 1
+    [(media_id, media)] = mini.sandbox.media.items()
+    assert media.data == PNG
+    assert media.filename == "reply-picture.png"
+    assert media.content_type == "image/png"
+    [sent] = mini.sandbox.sent
+    assert sent["msgtype"] == "image"
+    assert sent["image"] == {"media_id": media_id}
+    assert sent["touser"] == DEFAULT_USER
+
+
+def test_image_reply_from_a_str_path_is_uploaded_first(mini: Mini, tmp_path: Path) -> None:
+    picture = tmp_path / "as-string.jpg"
+    picture.write_bytes(JPEG)
+    mini.wechat.on("text")(lambda message: ImageReply(file=str(picture)))
+    assert mini.client.text("a picture please").text == "success"
+    [(media_id, media)] = mini.sandbox.media.items()
+    assert media.data == JPEG
+    assert [sent["image"] for sent in mini.sandbox.sent] == [{"media_id": media_id}]
+
+
+def test_image_reply_by_media_id_is_sent_as_is(mini: Mini) -> None:
+    mini.wechat.on("text")(lambda message: ImageReply(media_id="existing-media-id"))
+    assert mini.client.text("a picture please").text == "success"
+    assert mini.sandbox.count(UPLOAD_PATH) == 0
+    assert mini.sandbox.media == {}
+    assert mini.sandbox.sent == [
+        {
+            "touser": DEFAULT_USER,
+            "msgtype": "image",
+            "image": {"media_id": "existing-media-id"},
+            "kind": "custom",
+        }
+    ]
+
+
+def test_an_upload_failure_signals_delivery_failed_and_sends_nothing(mini: Mini) -> None:
+    mini.sandbox.fail(UPLOAD_PATH, 40006, times=None)
+    mini.wechat.on("text")(lambda message: ImageReply(file=JPEG))
+    failed = Recorder()
+    with signals.delivery_failed.connected_to(failed, mini.app):
+        result = mini.client.text("a picture please")
+    assert (result.status_code, result.text) == (200, "success")
+    [call] = failed.calls
+    assert isinstance(call["exception"], APIError)
+    assert call["exception"].errcode == 40006
+    assert mini.sandbox.count(SEND_PATH) == 0
+    assert mini.sandbox.media == {}
+
+
+def test_none_sends_nothing(mini: Mini) -> None:
+    ran: list[str] = []
+
+    @mini.wechat.on("text")
+    def quiet(message: Message) -> None:
+        ran.append(message.content)
+
+    result = mini.client.text("no answer")
+    assert ran == ["no answer"]
+    assert (result.status_code, result.text) == (200, "success")
+    assert mini.sandbox.sent == []
+    assert mini.sandbox.count(SEND_PATH) == 0
+
+
+def test_no_handler_sends_nothing(mini: Mini) -> None:
+    result = mini.client.text("nobody listens")
+    assert (result.status_code, result.text) == (200, "success")
+    assert mini.sandbox.count(SEND_PATH) == 0
+
+
+def test_a_failing_handler_answers_success_and_sends_nothing(mini: Mini) -> None:
+    failed = Recorder()
+    boom = RuntimeError("handler broke")
+
+    @mini.wechat.on("text")
+    def broken(message: Message) -> str:
+        raise boom
+
+    with signals.handler_failed.connected_to(failed, mini.app):
+        result = mini.client.text("break")
+    assert (result.status_code, result.text) == (200, "success")
+    [call] = failed.calls
+    assert call["exception"] is boom
+    assert call["message"].content == "break"
+    assert mini.sandbox.count(SEND_PATH) == 0
+
+
+def test_reply_sent_fires_after_delivery(mini: Mini) -> None:
+    mini.wechat.on("text")(lambda message: TextReply("delivered"))
+    sent_signal = Recorder(on_call=lambda: mini.sandbox.sent)
+    with signals.reply_sent.connected_to(sent_signal, mini.app):
+        result = mini.client.text("please reply")
+    assert result.text == "success"
+    [call] = sent_signal.calls
+    assert call["sender"] is mini.app
+    assert call["reply"] == TextReply("delivered")
+    assert call["message"].content == "please reply"
+    assert call["account"] == "default"
+    # When the signal fired, the message had already reached the API.
+    assert call["observed"] == [text_sent("delivered")]
+
+
+@pytest.mark.parametrize("errcode", [45015, 45047, 48001])
+def test_a_send_failure_signals_delivery_failed(mini: Mini, errcode: int) -> None:
+    mini.sandbox.fail(SEND_PATH, errcode, times=None)
+    mini.wechat.on("text")(lambda message: TextReply("too late to talk"))
+    failed, sent_signal = Recorder(), Recorder()
+    with (
+        signals.delivery_failed.connected_to(failed, mini.app),
+        signals.reply_sent.connected_to(sent_signal, mini.app),
+    ):
+        result = mini.client.text("talk to me")
+
+    assert (result.status_code, result.text) == (200, "success")
+    assert mini.sandbox.sent == []
+    assert sent_signal.calls == []
+    [call] = failed.calls
+    assert call["sender"] is mini.app
+    assert call["account"] == "default"
+    error = call["exception"]
+    assert isinstance(error, APIError)
+    assert error.errcode == errcode
+    task = call["task"]
+    assert isinstance(task, Task)
+    assert task.payload["to_user"] == DEFAULT_USER
+    assert task.payload["reply"] == TextReply("too late to talk")
+    # WeChat answers these the same way every time: no retry.
+    assert mini.sandbox.count(SEND_PATH) == 1
+
+
+def test_a_busy_api_is_retried_then_reported(sandbox: Sandbox) -> None:
+    mini = make_mini(sandbox, "json", "safe")
+    sandbox.fail(SEND_PATH, -1, times=None)
+    mini.wechat.on("text")(lambda message: "keep trying")
+    failed = Recorder()
+    with signals.delivery_failed.connected_to(failed, mini.app):
+        assert mini.client.text("busy?").text == "success"
+    # The API client retries errcode -1 itself; the task is not run again on top
+    # of that (retries would multiply), and the failure is reported once.
+    retries = mini.app.extensions["wechat"].client(mini.app).retries
+    assert sandbox.count(SEND_PATH) == 1 + retries
+    [call] = failed.calls
+    assert isinstance(call["exception"], APIError)
+    assert call["exception"].errcode == -1
+    assert sandbox.sent == []
+
+
+def test_a_busy_api_once_is_retried_and_delivers(sandbox: Sandbox) -> None:
+    mini = make_mini(sandbox, "xml", "plain")
+    sandbox.fail(SEND_PATH, -1, times=1)
+    mini.wechat.on("text")(lambda message: "second time lucky")
+    failed = Recorder()
+    with signals.delivery_failed.connected_to(failed, mini.app):
+        assert mini.client.text("busy once").text == "success"
+    assert sandbox.count(SEND_PATH) == 2
+    assert failed.calls == []
+    assert sandbox.sent == [text_sent("second time lucky")]
+
+
+def test_transfer_to_customer_service_is_answered_passively(mini: Mini, sandbox: Sandbox) -> None:
+    mini.wechat.on("text")(lambda message: TransferCustomerServiceReply())
+    failed = Recorder()
+    with signals.delivery_failed.connected_to(failed, mini.app):
+        result = mini.client.text("转人工客服")
+    assert failed.calls == []
+    assert result.status_code == 200
+    assert result.msg_type == "transfer_customer_service"
+    assert result.reply is not None
+    assert result.reply["ToUserName"] == DEFAULT_USER
+    assert result.reply["FromUserName"] == DEFAULT_ORIGINAL_ID
+    assert result.encrypted == (mini.mode != "plain")
+    is_json = result.response.get_data().lstrip().startswith(b"{")
+    assert is_json == (mini.fmt == "json")
+    assert sandbox.count(SEND_PATH) == 0
+
+
+# == rejections (JSON accounts) ===========================================================
+
+
+class Guarded(t.NamedTuple):
+    """A JSON mini program whose handlers and signals record everything that reaches them."""
+
+    mini: Mini
+    handled: list[Message]
+    received: Recorder
+    rejected: Recorder
+
+    @property
+    def client(self) -> WeChatTestClient:
+        return self.mini.client
+
+    def good_request(self) -> tuple[bytes, dict[str, str]]:
+        return self.client.encode(self.client.message("text", Content="hello"))
+
+    def assert_rejected(self, response: t.Any, status: int, *keywords: str) -> None:
+        assert response.status_code == status
+        assert 400 <= status < 500
+        assert response.mimetype == "text/plain"
+        reason: str = response.get_data(as_text=True)
+        assert 0 < len(reason) <= 80
+        assert any(word.lower() in reason.lower() for word in keywords), reason
+        assert [(c["sender"], c["reason"], c["account"]) for c in self.rejected.calls] == [
+            (self.mini.app, reason, "default")
+        ]
+        assert self.handled == []
+        assert self.received.calls == []
+        assert self.mini.sandbox.count(SEND_PATH) == 0
+
+
+@contextlib.contextmanager
+def guarded(sandbox: Sandbox, mode: str) -> Iterator[Guarded]:
+    mini = make_mini(sandbox, "json", mode)
+    handled: list[Message] = []
+
+    @mini.wechat.on()
+    def record(message: Message) -> str:
+        handled.append(message)
+        return "a handler ran"
+
+    received, rejected = Recorder(), Recorder()
+    with (
+        signals.message_received.connected_to(received, mini.app),
+        signals.request_rejected.connected_to(rejected, mini.app),
+    ):
+        yield Guarded(mini, handled, received, rejected)
+
+
+@pytest.fixture
+def plain_json(sandbox: Sandbox) -> Iterator[Guarded]:
+    with guarded(sandbox, "plain") as guard:
+        yield guard
+
+
+@pytest.fixture
+def safe_json(sandbox: Sandbox) -> Iterator[Guarded]:
+    with guarded(sandbox, "safe") as guard:
+        yield guard
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_guard_lets_a_good_json_request_through(sandbox: Sandbox, mode: str) -> None:
+    """The control for the rejections below: the same setup with nothing wrong."""
+    with guarded(sandbox, mode) as guard:
+        body, query = guard.good_request()
+        assert json.loads(body)["ToUserName"] == DEFAULT_ORIGINAL_ID
+        response = guard.client.post(body, query)
+        assert (response.status_code, response.get_data()) == (200, b"success")
+        assert [m.content for m in guard.handled] == ["hello"]
+        assert guard.rejected.calls == []
+        assert sandbox.sent == [text_sent("a handler ran")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"ToUserName": "gh_0123456789ab", "MsgType": ',
+        b"{'ToUserName': 'single quotes'}",
+        b'{"MsgType": "text",}',
+        b"\xff\xfe\xfa not even text",
+    ],
+    ids=["truncated", "single-quotes", "trailing-comma", "binary"],
+)
+def test_rejects_malformed_json(plain_json: Guarded, body: bytes) -> None:
+    _body, query = plain_json.good_request()
+    response = plain_json.client.post(body, query)
+    plain_json.assert_rejected(response, 400, "json")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[]", b'[{"MsgType": "text", "FromUserName": "u"}]', b'"text"', b"42", b"null"],
+    ids=["empty-array", "array-of-message", "string", "number", "null"],
+)
+def test_rejects_a_json_value_that_is_not_an_object(plain_json: Guarded, body: bytes) -> None:
+    _body, query = plain_json.good_request()
+    response = plain_json.client.post(body, query)
+    plain_json.assert_rejected(response, 400, "object", "json")
+
+
+def test_rejects_an_xml_body_to_a_json_account(plain_json: Guarded) -> None:
+    client = plain_json.client
+    fields = client.message("text", Content="hello")
+    _body, query = client.encode(fields)
+    xml_body = to_xml(fields).encode()
+    response = client.post(xml_body, query)
+    plain_json.assert_rejected(response, 400, "json")
+
+
+def test_rejects_an_xml_envelope_to_a_json_account_in_safe_mode(safe_json: Guarded) -> None:
+    body, query = safe_json.good_request()
+    encrypt = json.loads(body)["Encrypt"]
+    xml_envelope = (
+        f"<xml><ToUserName><![CDATA[{DEFAULT_ORIGINAL_ID}]]></ToUserName>"
+        f"<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+    )
+    response = safe_json.client.post(xml_envelope, query)
+    safe_json.assert_rejected(response, 400, "json")
+
+
+@pytest.mark.parametrize("tamper", ["wrong-token", "missing", "other-nonce"])
+def test_rejects_a_wrong_signature(plain_json: Guarded, tamper: str) -> None:
+    body, query = plain_json.good_request()
+    if tamper == "missing":
+        del query["signature"]
+    elif tamper == "wrong-token":
+        query["signature"] = sign("not-the-token", query["timestamp"], query["nonce"])
+    else:
+        query["signature"] = sign(TOKEN, query["timestamp"], "another-nonce")
+    response = plain_json.client.post(body, query)
+    plain_json.assert_rejected(response, 403, "signature")
+
+
+@pytest.mark.parametrize("tamper", ["zeros", "missing", "over-other-ciphertext", "wrong-token"])
+def test_rejects_a_bad_msg_signature(safe_json: Guarded, tamper: str) -> None:
+    body, query = safe_json.good_request()
+    if tamper == "missing":
+        del query["msg_signature"]
+    elif tamper == "zeros":
+        query["msg_signature"] = "0" * 40
+    elif tamper == "over-other-ciphertext":
+        query["msg_signature"] = sign(TOKEN, query["timestamp"], query["nonce"], "other")
+    else:
+        encrypt = json.loads(body)["Encrypt"]
+        query["msg_signature"] = sign("bad-token", query["timestamp"], query["nonce"], encrypt)
+    response = safe_json.client.post(body, query)
+    safe_json.assert_rejected(response, 403, "signature")
+
+
+def sealed_json_request(crypto: MessageCrypto, plaintext: bytes) -> tuple[bytes, dict[str, str]]:
+    """A safe-mode JSON request carrying ``plaintext`` sealed by ``crypto``, signed right."""
+    sealed = crypto.seal(plaintext, nonce="n" + secrets.token_hex(5))
+    query = {
+        "signature": sign(crypto.token, sealed.timestamp, sealed.nonce),
+        "timestamp": sealed.timestamp,
+        "nonce": sealed.nonce,
+        "encrypt_type": "aes",
+        "msg_signature": sealed.msg_signature,
+    }
+    body = json.dumps({"ToUserName": DEFAULT_ORIGINAL_ID, "Encrypt": sealed.encrypt})
+    return body.encode(), query
+
+
+def test_rejects_a_message_encrypted_for_another_app_id(safe_json: Guarded) -> None:
+    inner = json.dumps(safe_json.client.message("text", Content="hi")).encode()
+    body, query = sealed_json_request(MessageCrypto(TOKEN, AES_KEY, "wxANOTHERAPP00000001"), inner)
+    response = safe_json.client.post(body, query)
+    safe_json.assert_rejected(response, 403, "AppID")
+
+
+def test_the_same_construction_for_our_app_id_is_accepted(safe_json: Guarded) -> None:
+    """The control for the AppID rejection."""
+    inner = json.dumps(safe_json.client.message("text", Content="hi")).encode()
+    body, query = sealed_json_request(MessageCrypto(TOKEN, AES_KEY, SANDBOX_APP_ID), inner)
+    response = safe_json.client.post(body, query)
+    assert (response.status_code, response.get_data()) == (200, b"success")
+    assert [m.content for m in safe_json.handled] == ["hi"]
+
+
+@pytest.mark.parametrize(
+    "inner", [b"[1, 2, 3]", b"{not json", b"<xml><MsgType>text</MsgType></xml>"]
+)
+def test_rejects_an_encrypted_payload_that_is_not_a_json_object(
+    safe_json: Guarded, inner: bytes
+) -> None:
+    body, query = sealed_json_request(MessageCrypto(TOKEN, AES_KEY, SANDBOX_APP_ID), inner)
+    response = safe_json.client.post(body, query)
+    safe_json.assert_rejected(response, 400, "json", "object")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"ToUserName": "gh", "FromUserName": "u", "CreateTime": 1},
+        {"ToUserName": "gh", "CreateTime": 1, "MsgType": "text"},
+        {"ToUserName": "gh", "FromUserName": ["u"], "CreateTime": 1, "MsgType": "text"},
+        {"ToUserName": "gh", "FromUserName": "u", "CreateTime": 1, "MsgType": {"x": "text"}},
+        {"ToUserName": "gh", "FromUserName": "u", "CreateTime": "yesterday", "MsgType": "text"},
+    ],
+    ids=["no-msgtype", "no-sender", "sender-list", "msgtype-object", "bad-createtime"],
+)
+def test_rejects_a_json_object_that_is_not_a_message(plain_json: Guarded, fields: Fields) -> None:
+    _body, query = plain_json.good_request()
+    response = plain_json.client.post(json.dumps(fields), query)
+    plain_json.assert_rejected(response, 400, "MsgType", "FromUserName", "CreateTime")
+
+
+def test_rejects_a_stale_json_message(plain_json: Guarded) -> None:
+    client = plain_json.client
+    body, query = client.encode(
+        client.message("text", Content="old"), timestamp=int(time.time()) - 3600
+    )
+    response = client.post(body, query)
+    plain_json.assert_rejected(response, 403, "timestamp")
+
+
+# == dedup of WeChat's retries ============================================================
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_retried_json_message_runs_once_and_sends_once(sandbox: Sandbox, mode: str) -> None:
+    mini = make_mini(sandbox, "json", mode)
+    calls: list[Message] = []
+
+    @mini.wechat.on("text")
+    def count(message: Message) -> str:
+        calls.append(message)
+        return f"reply {len(calls)}"
+
+    ignored = Recorder()
+    message = mini.client.message("text", Content="are you there?")
+    with signals.duplicate_ignored.connected_to(ignored, mini.app):
+        answers = [mini.client.send(message).text for _ in range(3)]
+    assert answers == ["success"] * 3
+    assert len(calls) == 1
+    assert len(ignored.calls) == 2
+    assert all(call["message"].id == message["MsgId"] for call in ignored.calls)
+    assert sandbox.sent == [text_sent("reply 1")]
+    assert sandbox.count(SEND_PATH) == 1
+
+
+def test_a_retried_json_event_runs_once(sandbox: Sandbox) -> None:
+    mini = make_mini(sandbox, "json", "safe")
+    calls: list[Message] = []
+
+    @mini.wechat.on("user_enter_tempsession")
+    def enter(message: Message) -> str:
+        calls.append(message)
+        return "welcome"
+
+    event = mini.client.event_message("user_enter_tempsession", SessionFrom="s", CreateTime=17)
+    assert mini.client.send(event).text == "success"
+    assert mini.client.send(dict(event)).text == "success"
+    assert len(calls) == 1
+    assert sandbox.sent == [text_sent("welcome")]
+
+
+def test_a_new_msgid_is_a_new_message(sandbox: Sandbox) -> None:
+    mini = make_mini(sandbox, "json", "plain")
+    mini.wechat.on("text")(lambda message: f"id {message.id}")
+    first = mini.client.message("text", Content="same words")
+    second = mini.client.message("text", Content="same words")
+    assert first["MsgId"] != second["MsgId"]
+    mini.client.send(first)
+    mini.client.send(second)
+    assert sandbox.sent == [text_sent(f"id {first['MsgId']}"), text_sent(f"id {second['MsgId']}")]
