@@ -13,11 +13,13 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import secrets
 import typing as t
 
 from flask import Flask, render_template, request
 
 from flask_wechat import APIError, Article, Message, NewsReply, TextReply, WeChat, signals
+from flask_wechat.oauth import current_wechat_user, wechat_login_required
 from flask_wechat.sandbox import Sandbox
 from flask_wechat.testing import WeChatTestClient
 
@@ -95,6 +97,8 @@ def create_app(
     """
     app = Flask(__name__)
     app.config.from_mapping(DEMO_CONFIG)
+    # Sessions carry the signed-in WeChat user; set SECRET_KEY in production.
+    app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY") or secrets.token_hex(16)
     real = bool(os.environ.get("WECHAT_APP_SECRET"))
     for key in DEMO_CONFIG:
         if os.environ.get(key):
@@ -151,5 +155,11 @@ def create_app(
                 raise
             shown = "no menu yet"
         return render_template("menu.html", shown=shown)
+
+    @app.route("/me")
+    @wechat_login_required
+    def me() -> str:
+        """A page for inside WeChat: signed in through OAuth, with the JS-SDK set up."""
+        return render_template("me.html", user=current_wechat_user)
 
     return app

@@ -40,6 +40,8 @@ DEFAULTS: dict[str, t.Any] = {
     "WECHAT_CACHE": None,
     "WECHAT_ACCOUNTS": None,
     "WECHAT_STABLE_TOKEN": False,
+    "WECHAT_OAUTH_URL": "/wechat/oauth",
+    "WECHAT_OAUTH_SCOPE": "snsapi_base",
     "WECHAT_RELAY_URL": None,
     "WECHAT_RELAY_TOKEN": None,
     "WECHAT_RELAY_CALLBACK_URL": None,
@@ -220,5 +222,13 @@ def load_accounts(config: Config) -> dict[str, Account]:
 
 
 # Keys that configure the extension as a whole, not an account.
-_APP_KEYS = frozenset({"WECHAT_ACCOUNTS", "WECHAT_CACHE", "WECHAT_STABLE_TOKEN"})
+_APP_KEYS = frozenset(
+    {
+        "WECHAT_ACCOUNTS",
+        "WECHAT_CACHE",
+        "WECHAT_STABLE_TOKEN",
+        "WECHAT_OAUTH_URL",
+        "WECHAT_OAUTH_SCOPE",
+    }
+)
 _ACCOUNT_KEYS = frozenset(f.name for f in dataclasses.fields(Account)) - {"name"}

@@ -11,13 +11,18 @@ from .cache import resolve_cache
 from .cli import wechat_cli
 from .config import DEFAULTS, load_accounts
 from .dispatch import Handler, Registry, compile_match
+from .errors import ConfigError
+from .jssdk import build_config, config_script, page_url
+from .oauth import SCOPES, current_wechat_user, make_oauth_blueprint
 from .state import WeChatState
 
 if t.TYPE_CHECKING:
     import re
+    from collections.abc import Iterable
 
     from flask import Flask
     from flask_caching import Cache
+    from markupsafe import Markup
 
     from .api import Client
     from .config import Account
@@ -80,6 +85,14 @@ class WeChat:
         if state.callbacks:
             app.register_blueprint(blueprint)
         app.cli.add_command(wechat_cli)
+        oauth_url = app.config["WECHAT_OAUTH_URL"]
+        if oauth_url:
+            scope = app.config["WECHAT_OAUTH_SCOPE"]
+            if scope not in SCOPES:
+                raise ConfigError("WECHAT_OAUTH_SCOPE", f"unknown scope {scope!r}")
+            app.register_blueprint(make_oauth_blueprint(str(oauth_url).rstrip("/"), scope))
+        app.add_template_global(self._jssdk_script, "wechat_jssdk_config")
+        app.jinja_env.globals["current_wechat_user"] = current_wechat_user
 
     def on(
         self,
@@ -140,6 +153,35 @@ class WeChat:
         current app. Its access_token lives in the extension's shared cache."""
         app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
         return self.state(app).client(app, account)
+
+    def jssdk_config(
+        self,
+        url: str,
+        js_api_list: Iterable[str],
+        account: str | None = None,
+        *,
+        debug: bool = False,
+        open_tag_list: Iterable[str] | None = None,
+    ) -> dict[str, t.Any]:
+        """The ``wx.config`` object (``appId``, ``timestamp``, ``nonceStr``,
+        ``signature``, ``jsApiList``) for the page at ``url``."""
+        return build_config(
+            self.client(account), url, js_api_list, debug=debug, open_tag_list=open_tag_list
+        )
+
+    def _jssdk_script(
+        self,
+        js_api_list: Iterable[str],
+        debug: bool = False,
+        account: str | None = None,
+        open_tag_list: Iterable[str] | None = None,
+    ) -> Markup:
+        """The Jinja global ``wechat_jssdk_config``: a ``<script>`` with ``wx.config``
+        for the current page."""
+        config = self.jssdk_config(
+            page_url(), js_api_list, account, debug=debug, open_tag_list=open_tag_list
+        )
+        return config_script(config)
 
     def relay_forward(self, message: Message) -> None:
         """Forward ``message`` to its account's customer-service platform relay

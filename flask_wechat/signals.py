@@ -53,6 +53,15 @@ relay_session_finished = _signals.signal("relay-session-finished")
 #: A user message was delivered to the relay platform: ``message=``, ``account=``.
 relay_forwarded = _signals.signal("relay-forwarded")
 
+#: A user signed in through OAuth: ``user=`` (a :class:`flask_wechat.oauth.WeChatUser`),
+#: ``account=``. A receiver may return a Flask Response, which is sent instead of
+#: the redirect to the page the user came from.
+oauth_authorized = _signals.signal("oauth-authorized")
+
+#: An OAuth sign-in failed: ``reason=`` (the short text answered), ``error=`` (the
+#: exception, if any), ``account=``.
+oauth_error = _signals.signal("oauth-error")
+
 #: A new access_token was fetched from WeChat: ``account=``.
 access_token_refreshed = _signals.signal("access-token-refreshed")
 

@@ -119,7 +119,7 @@ def test_failed_init_registers_nothing() -> None:
     with pytest.raises(ConfigError, match="WECHAT_TOKEN"):
         WeChat(app)
     assert "wechat" not in app.extensions
-    assert not any(rule.rule.startswith("/wechat") for rule in app.url_map.iter_rules())
+    assert not any(rule.endpoint.startswith("wechat.") for rule in app.url_map.iter_rules())
 
 
 def test_no_callback_url_gives_an_api_only_account(make_app: AppFactory) -> None:
@@ -131,7 +131,7 @@ def test_no_callback_url_gives_an_api_only_account(make_app: AppFactory) -> None
     assert account.app_id == APP_ID
     # Nothing is mounted, so nothing answers where the callback would be.
     assert app.test_client().get("/wechat").status_code == 404
-    assert not any(rule.rule.startswith("/wechat") for rule in app.url_map.iter_rules())
+    assert not any(rule.endpoint.startswith("wechat.") for rule in app.url_map.iter_rules())
     with pytest.raises(ValueError, match="callback"):
         WeChatTestClient(app)
 

@@ -1,0 +1,93 @@
+"""The JS-SDK: ``wx.config(...)`` for pages opened inside WeChat.
+
+The signature is sha1 of ``jsapi_ticket=…&noncestr=…&timestamp=…&url=…`` where
+``url`` is the page's address exactly as the browser has it (``location.href``
+without ``#…``), percent-encoded. The most common cause of "invalid signature" is
+a URL that differs from the browser's: behind a reverse proxy the app sees
+``http://127.0.0.1:8000/...`` while the browser is on ``https://example.com/...``.
+Tell Flask about the proxy (werkzeug's ``ProxyFix``, see the README) and the
+scheme and host are right.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import typing as t
+
+from flask import request
+from markupsafe import Markup
+from werkzeug.urls import iri_to_uri
+
+from .crypto import jsapi_signature, make_nonce
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .api import Client
+
+# Characters that could end a <script> element or start HTML inside one.
+_SCRIPT_ESCAPES = {
+    ord("<"): "\\u003c",
+    ord(">"): "\\u003e",
+    ord("&"): "\\u0026",
+    ord("'"): "\\u0027",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def page_url() -> str:
+    """The current page's URL as the browser sees it: percent-encoded, no fragment.
+
+    The request target is taken as the browser sent it (``REQUEST_URI``/``RAW_URI``),
+    because rebuilding it from the decoded path and query loses escapes such as
+    ``%27`` that the browser keeps in ``location.href``.
+    """
+    environ = request.environ
+    target = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if isinstance(target, str) and target.startswith("/"):
+        # WSGI strings carry the raw bytes as latin-1; non-ASCII is re-escaped below.
+        raw = target.encode("latin-1").decode("utf-8", "replace")
+        url = f"{request.scheme}://{request.host}{raw}"
+    else:
+        url = request.url
+    return iri_to_uri(url).split("#", 1)[0]
+
+
+def build_config(
+    client: Client,
+    url: str,
+    js_api_list: Iterable[str],
+    *,
+    debug: bool = False,
+    open_tag_list: Iterable[str] | None = None,
+) -> dict[str, t.Any]:
+    """The object to pass to ``wx.config`` for the page at ``url``.
+
+    WeCom accounts sign with the WeCom ticket and add ``beta: true`` (needed for
+    ``wx.invoke`` style APIs). The ticket itself never leaves the server.
+    """
+    url = url.split("#", 1)[0]
+    timestamp = int(time.time())
+    nonce = make_nonce(16)
+    config: dict[str, t.Any] = {
+        "appId": client.account.app_id or "",
+        "timestamp": timestamp,
+        "nonceStr": nonce,
+        "signature": jsapi_signature(client.jsapi_ticket, nonce, timestamp, url),
+        "jsApiList": list(js_api_list),
+    }
+    if debug:
+        config["debug"] = True
+    if client.account.kind == "work":
+        config["beta"] = True
+    if open_tag_list:
+        config["openTagList"] = list(open_tag_list)
+    return config
+
+
+def config_script(config: t.Mapping[str, t.Any]) -> Markup:
+    """A ``<script>`` calling ``wx.config`` with ``config``, safely escaped."""
+    data = json.dumps(config, ensure_ascii=False, sort_keys=True).translate(_SCRIPT_ESCAPES)
+    return Markup(f"<script>wx.config({data});</script>")  # noqa: S704 - escaped above
