@@ -14,6 +14,7 @@ import redis
 from flask import Flask
 
 from flask_wechat import WeChat
+from flask_wechat.sandbox import Sandbox
 from flask_wechat.testing import WeChatTestClient
 
 TOKEN = "test-token"
@@ -115,3 +116,18 @@ def redis_db(redis_url: str) -> Iterator[str]:
     yield redis_url
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(scope="module")
+def sandbox_server() -> Iterator[Sandbox]:
+    """A fake WeChat API (real HTTP on loopback), one per test module."""
+    with Sandbox() as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
+    """The module's sandbox with its faults, traffic and data cleared around each test."""
+    sandbox_server.reset(data=True)
+    yield sandbox_server
+    sandbox_server.reset(data=True)

@@ -8,7 +8,6 @@ import json
 import re
 import time
 import typing as t
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask, render_template_string
@@ -37,20 +36,6 @@ SCRIPT_RE = re.compile(r"\A<script>wx\.config\((?P<json>.*)\);</script>\Z", re.D
 
 
 # -- fixtures ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sandbox_server() -> Iterator[Sandbox]:
-    with Sandbox() as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
-    """The module's sandbox with its counters and data cleared around each test."""
-    sandbox_server.reset(data=True)
-    yield sandbox_server
-    sandbox_server.reset(data=True)
 
 
 def make_app(sandbox: Sandbox, kind: str = "mp", **config: t.Any) -> tuple[Flask, WeChat]:

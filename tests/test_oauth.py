@@ -7,7 +7,6 @@ import dataclasses
 import json
 import re
 import typing as t
-from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
@@ -41,20 +40,6 @@ Events = list[dict[str, t.Any]]
 
 
 # -- fixtures and helpers ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sandbox_server() -> Iterator[Sandbox]:
-    with Sandbox() as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
-    """The module's sandbox with data, codes and counters back at the start."""
-    sandbox_server.reset(data=True)
-    yield sandbox_server
-    sandbox_server.reset(data=True)
 
 
 def _user() -> WeChatUser:

@@ -97,19 +97,6 @@ class Relay:
         return str(answer["media_id"])
 
 
-@pytest.fixture(scope="module")
-def sandbox_server() -> Iterator[Sandbox]:
-    with Sandbox() as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
-    sandbox_server.reset(data=True)
-    yield sandbox_server
-    sandbox_server.reset(data=True)
-
-
 @pytest.fixture
 def platform() -> Iterator[RelayPlatform]:
     with RelayPlatform(RELAY_TOKEN) as fake:

@@ -24,16 +24,15 @@ import time
 import typing as t
 
 import requests
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from ..crypto import make_nonce, sign
+from .loopback import LoopbackServer
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
-    from types import TracebackType
 
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 #: Fields the platform requires in a forwarded message (seed, 二、接受消息).
 REQUIRED_FIELDS = (
@@ -48,16 +47,7 @@ REQUIRED_FIELDS = (
 )
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Logs nothing (request lines would only clutter test output)."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log(self, type: str, message: str, *args: t.Any) -> None:
-        return
-
-
-class RelayPlatform:
+class RelayPlatform(LoopbackServer):
     """A fake 7moor platform: a WSGI app served on ``127.0.0.1`` in a daemon thread.
 
     :param token: the token of the platform's 配置说明 (``WECHAT_RELAY_TOKEN``).
@@ -69,66 +59,25 @@ class RelayPlatform:
     """
 
     def __init__(self, token: str, *, host: str = "127.0.0.1") -> None:
+        super().__init__(host)
         self.token = token
-        self.host = host
         self._lock = threading.Lock()
         self._received: list[dict[str, t.Any]] = []
         self._failures: collections.deque[int] = collections.deque()
         self._files: dict[str, tuple[bytes, str]] = {}
         self._downloads: collections.Counter[str] = collections.Counter()
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        if self._server is None:
-            raise RuntimeError("the relay platform is not running; call start() first")
-        return f"http://{self.host}:{self._server.port}"
+    label = "the relay platform"
+
+    def wsgi_app(self) -> WSGIApplication:
+        return self._wsgi
 
     @property
     def receive_url(self) -> str:
         """Where user messages are forwarded to (``WECHAT_RELAY_URL``)."""
         return self.url + "/Icallback"
-
-    def start(self) -> RelayPlatform:
-        """Bind a free port on loopback and serve in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("the relay platform is already running")
-        server = make_server(self.host, 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"relay-platform-{server.port}",
-            daemon=True,
-        )
-        thread.start()
-        self._server, self._thread = server, thread
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        server.shutdown()
-        if thread is not None:
-            thread.join()
-        server.server_close()
-        self._server = self._thread = None
-
-    def __enter__(self) -> RelayPlatform:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- what happened ---------------------------------------------------------------
 

@@ -7,12 +7,10 @@ exercised for real, not mocked.
 
 from __future__ import annotations
 
-import threading
 import time
 import typing as t
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
+from .loopback import LoopbackServer
 from .routes import create_app
 from .state import (
     KINDS,
@@ -24,19 +22,10 @@ from .state import (
 )
 
 if t.TYPE_CHECKING:
-    from types import TracebackType
+    from _typeshed.wsgi import WSGIApplication
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Logs nothing: request lines carry secrets, codes and access_tokens."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log(self, type: str, message: str, *args: t.Any) -> None:
-        return
-
-
-class Sandbox(SandboxState):
+class Sandbox(SandboxState, LoopbackServer):
     """A fake WeChat API over real HTTP, for tests and for running without
     credentials.
 
@@ -70,71 +59,22 @@ class Sandbox(SandboxState):
             code_ttl=code_ttl,
             clock=clock,
         )
-        self.host = host
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        LoopbackServer.__init__(self, host)
 
     # -- lifecycle ---------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        """Whether the server is up."""
-        return self._server is not None
+    label = "the sandbox"
 
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``, the base URL of the fake API."""
-        if self._server is None:
-            raise RuntimeError("the sandbox is not running; call start() first")
-        return f"http://{self.host}:{self._server.port}"
+    def wsgi_app(self) -> WSGIApplication:
+        return create_app(self)
 
     def start(self) -> Sandbox:
         """Bind a free port on loopback and serve in a daemon thread."""
-        if self._server is not None:
-            raise RuntimeError("the sandbox is already running")
         self.stopping.clear()
-        server = make_server(
-            self.host,
-            0,
-            create_app(self),
-            threaded=True,
-            request_handler=_QuietHandler,
-        )
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"wechat-sandbox-{server.port}",
-            daemon=True,
-        )
-        thread.start()
-        self._server, self._thread = server, thread
-        return self
+        return super().start()
 
-    def stop(self) -> None:
-        """Stop serving, wake delayed requests, and close the socket.
-
-        (Werkzeug closes every connection after its answer, so no keep-alive
-        connection outlives the server.)"""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self.stopping.set()
-        server.shutdown()
-        if thread is not None:
-            thread.join()
-        server.server_close()
-        self._server = self._thread = None
-
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def before_stop(self) -> None:
+        self.stopping.set()  # wake requests sleeping in an injected delay
 
     # -- helpers -------------------------------------------------------------------
 

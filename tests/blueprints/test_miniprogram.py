@@ -86,20 +86,6 @@ def stringify(value: t.Any) -> t.Any:
     return str(value)
 
 
-@pytest.fixture(scope="module")
-def sandbox_server() -> Iterator[Sandbox]:
-    with Sandbox() as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
-    """The module's sandbox with no faults, traffic or media left from other tests."""
-    sandbox_server.reset(data=True)
-    yield sandbox_server
-    sandbox_server.reset(data=True)
-
-
 def make_mini(sandbox: Sandbox, fmt: str = "xml", mode: str = "plain", **config: t.Any) -> Mini:
     app = Flask("mini_program_test_app")
     app.config.update(sandbox.flask_config("miniprogram"))

@@ -150,19 +150,6 @@ class Work(t.NamedTuple):
     client: WeChatTestClient
 
 
-@pytest.fixture(scope="module")
-def sandbox_server() -> Iterator[Sandbox]:
-    with Sandbox() as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
-    sandbox_server.reset(data=True)
-    yield sandbox_server
-    sandbox_server.reset(data=True)
-
-
 def make_work(sandbox: Sandbox, **config: t.Any) -> Work:
     app = Flask("wecom_test_app")
     app.config.update(sandbox.flask_config("work"))
