@@ -49,8 +49,8 @@ MENU: dict[str, t.Any] = {
 def greet(message: Message) -> TextReply:
     """Welcome new followers; mention the QR code they came from."""
     greeting = "欢迎关注! Send 'news' for today's articles, or anything to hear it back."
-    if message.scene:
-        greeting += f" (scene {message.scene})"
+    if message.qr_scene:
+        greeting += f" (scene {message.qr_scene})"
     return TextReply(greeting)
 
 
@@ -115,7 +115,7 @@ def create_app(
     log: list[str] = []
 
     def remember(sender: Flask, message: Message, **extra: t.Any) -> None:
-        log.append(f"{message.kind} from {message.source}")
+        log.append(f"{message.dispatch_name} from {message.source}")
         del log[:-20]
 
     signals.message_received.connect(remember, app, weak=False)

@@ -2,28 +2,31 @@
 
 verify → decrypt → parse → dedup → dispatch → reply → encrypt is written once,
 here, in :class:`Callback`. A platform (``flask_wechat/blueprints/*.py``)
-subclasses it and fills in only what differs: how URL verification answers, how
-a body is opened (signatures, envelope, XML or JSON) and how a reply is
-delivered (a passive reply, or the customer-service API).
+subclasses it and fills in only what differs: how URL verification answers and
+how a body is opened (signatures, envelope, XML or JSON). Handling the message
+is :mod:`flask_wechat.handling`; reading and answering HTTP is
+:mod:`flask_wechat.edge`; recognising retries and replays is
+:mod:`flask_wechat.dedup`.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import logging
-import time
 import typing as t
 
 from flask import Response, current_app, request
 
 from . import signals
 from .crypto import MessageCrypto
-from .dedup import Answer
-from .delivery import upload_files
-from .errors import BodyTooLarge, MalformedBody, RejectedRequest, StaleRequest
+from .dedup import Deduplicator
+from .edge import SUCCESS, Answer, check_timestamp, read_body, reject
+from .errors import MalformedBody, RejectedRequest, ReplayedRequest, StoreUnavailable
+from .handling import handle
 from .messages import Message
-from .parsing import MAX_BODY_SIZE
-from .replies import ImageReply, TransferCustomerServiceReply
-from .state import LATE
+from .store import Claim
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -36,23 +39,26 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("flask_wechat")
 
-SUCCESS = Answer(b"success", "text/plain")
-"""What WeChat takes as "received, no reply" (an empty body works too)."""
-
 
 class Inbound(t.NamedTuple):
     """An opened request: the message's fields and how they arrived."""
 
     fields: Fields
     encrypted: bool
+    #: sha1 of the message as WeChat serialised it (the plaintext inside an
+    #: encrypted body): what identifies a message without an id, and a request.
+    digest: str
+    timestamp: str
+    nonce: str
+
+
+def digest(data: bytes) -> str:
+    """The digest that identifies a message's bytes."""
+    return hashlib.sha1(data).hexdigest()  # noqa: S324 - an identity, not a signature
 
 
 class Callback:
     """One account's callback endpoint; platforms override the hooks below."""
-
-    #: whether the platform takes a reply in the callback's answer; if not
-    #: (Mini Programs), replies are sent through the API and the answer is ``success``.
-    passive_replies = True
 
     def __init__(self, state: WeChatState, account: Account) -> None:
         self.state = state
@@ -71,15 +77,20 @@ class Callback:
         """Verify and, when encrypted, decrypt a POST body into message fields."""
         raise NotImplementedError
 
-    def deliver(self, message: Message, reply: Reply, inbound: Inbound) -> Answer:
-        """Turn a handler's reply into the callback's answer: the passive-reply
-        XML, encrypted when the request was."""
-        if isinstance(reply, ImageReply) and reply.file is not None:
-            app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-            reply = upload_files(self.state.client(app, self.account.name), reply)
-        xml = reply.to_xml(to_user=message.source, from_user=message.target)
-        if inbound.encrypted and self.crypto is not None:
-            return Answer(self.crypto.seal(xml).to_xml().encode(), "application/xml")
+    def render(self, message: Message, inbound: Inbound, reply: Reply) -> Answer:
+        """A passive reply as the callback's answer, in the account's format,
+        encrypted when the request was."""
+        crypto = self.crypto if inbound.encrypted else None
+        if self.account.format == "json":
+            body = json.dumps(
+                reply.to_dict(message.source or "", message.target), ensure_ascii=False
+            )
+            if crypto is not None:
+                return Answer(crypto.seal(body).to_json().encode(), "application/json")
+            return Answer(body.encode(), "application/json")
+        xml = reply.to_xml(to_user=message.source or "", from_user=message.target)
+        if crypto is not None:
+            return Answer(crypto.seal(xml).to_xml().encode(), "application/xml")
         return Answer(xml.encode(), "application/xml")
 
     # -- the shared pipeline ------------------------------------------------------
@@ -88,102 +99,81 @@ class Callback:
         """Answer WeChat's URL verification."""
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         try:
-            self.check_timestamp(request.args)
-            echostr = self.verify_url(request.args)
+            args = request.args
+            check_timestamp(args.get("timestamp", ""), self.account.replay_window)
+            echostr = self.verify_url(args)
         except RejectedRequest as exc:
-            return self.reject(app, exc)
+            return reject(app, self.account.name, exc)
         except Exception:  # no input may turn into a 5xx
             logger.exception("unexpected error verifying a callback URL for %r", self.account.name)
-            return self.reject(app, MalformedBody("malformed request"))
+            return reject(app, self.account.name, MalformedBody("malformed request"))
         return Response(echostr, 200, mimetype="text/plain")
 
     def post(self) -> Response:
         """Receive one message: verify, decrypt, parse, dedup, dispatch and reply."""
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         try:
-            self.check_timestamp(request.args)
-            inbound = self.open(read_body(), request.args)
+            args = request.args
+            check_timestamp(args.get("timestamp", ""), self.account.replay_window)
+            inbound = self.open(read_body(), args)
             message = Message(inbound.fields, self.account.name)
         except RejectedRequest as exc:
-            return self.reject(app, exc)
+            return reject(app, self.account.name, exc)
         except Exception:  # no input may turn into a 5xx
             logger.exception("unexpected error reading a callback for %r", self.account.name)
-            return self.reject(app, MalformedBody("malformed request"))
-        return self.answer(app, message, inbound)
+            return reject(app, self.account.name, MalformedBody("malformed request"))
+        return self.receive(app, message, inbound)
 
-    def answer(self, app: Flask, message: Message, inbound: Inbound) -> Response:
-        """Dedup, dispatch and reply to a verified message."""
+    def claim(self, app: Flask, key: str, inbound: Inbound, message: Message | None) -> Claim:
+        """Claim this delivery in the shared store (see :mod:`flask_wechat.dedup`).
+
+        With the store down the delivery goes ahead: a message handled twice beats
+        a message lost. That is logged and signalled (``possible_duplicate``).
+        """
+        account = self.account
+        seen = ("e" if inbound.encrypted else "p") + inbound.digest
+        guard = Deduplicator.guard(
+            account.name, inbound.timestamp, inbound.nonce, seen, account.replay_window
+        )
+        try:
+            return self.state.dedup.claim(key, account.dedup_ttl, guard)
+        except StoreUnavailable as exc:
+            logger.warning(
+                "the shared store is unavailable (%s); handling a callback for %r"
+                " without dedup or replay checks",
+                exc,
+                account.name,
+            )
+            if signals.possible_duplicate.receivers:
+                signals.possible_duplicate.send(
+                    app, message=message, error=exc, account=account.name
+                )
+            return Claim("new", StoreUnavailable)
+
+    def receive(self, app: Flask, message: Message, inbound: Inbound) -> Response:
+        """Dedup, dispatch and answer a verified message."""
+        account = self.account
+        ttl = account.dedup_ttl
         dedup = self.state.dedup
-        ttl = self.account.dedup_ttl
-        key = dedup.key(self.account.name, message.dedup_key) if ttl else None
-        if key is not None and not dedup.claim(key, ttl):
+        message_id = f"m{message.id}" if message.id is not None else f"d{inbound.digest}"
+        key = dedup.key(account.name, message_id)
+        claim = self.claim(app, key, inbound, message)
+        if claim.status == "replayed":
+            return reject(app, account.name, ReplayedRequest("replayed request"))
+        if claim.status == "duplicate":
             if signals.duplicate_ignored.receivers:
-                signals.duplicate_ignored.send(app, message=message, account=message.account)
-            return to_response(dedup.wait(key, self.account.reply_deadline) or SUCCESS)
-
+                signals.duplicate_ignored.send(app, message=message, account=account.name)
+            found = dedup.wait(key, claim.value, account.reply_deadline) if ttl else None
+            return (found or SUCCESS).to_response()
         answer = SUCCESS
         try:
-            reply = self.state.run_handler_in_time(app, message, self.account.reply_deadline)
-            if reply is LATE:  # delivered as a message when the handler finishes
-                return to_response(answer)
-            if isinstance(reply, Response):
-                headers = tuple(
-                    (k, v)
-                    for k, v in reply.headers.items()
-                    if k not in ("Content-Type", "Content-Length")
-                )
-                answer = Answer(
-                    reply.get_data(), reply.mimetype or "text/plain", reply.status_code, headers
-                )
-                return reply
-            if reply is None:
-                self.state.relay_unanswered(app, message)
-            elif not self.passive_replies and not isinstance(reply, TransferCustomerServiceReply):
-                self.state.deliver_later(app, message, reply)
-            else:
-                answer = self.deliver(message, reply, inbound)
-                if signals.reply_sent.receivers:
-                    signals.reply_sent.send(
-                        app, message=message, reply=reply, account=message.account
-                    )
-        except Exception as exc:  # a failing reply never loses the request
-            self.state.report_failure(app, message, exc)
-            answer = SUCCESS
+            answer = handle(
+                app, self.state, message, functools.partial(self.render, message, inbound)
+            )
         finally:
-            if key is not None:
-                dedup.finish(key, answer, ttl)
-        return to_response(answer)
-
-    def check_timestamp(self, args: MultiDict[str, str]) -> None:
-        """Refuse requests whose ``timestamp`` lies outside the replay window."""
-        raw = args.get("timestamp", "")
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
-            raise StaleRequest("missing or invalid timestamp", 400)
-        window = self.account.replay_window
-        if window and abs(time.time() - int(raw)) > window:
-            raise StaleRequest("stale timestamp")
-
-    def reject(self, app: Flask, exc: RejectedRequest) -> Response:
-        """Answer a refused request with a short reason; tell the signal."""
-        logger.info("rejected a callback for %r: %s", self.account.name, exc.reason)
-        if signals.request_rejected.receivers:
-            signals.request_rejected.send(app, reason=exc.reason, account=self.account.name)
-        return Response(exc.reason, exc.status, mimetype="text/plain")
-
-
-def to_response(answer: Answer) -> Response:
-    """The HTTP response of a (possibly remembered) answer."""
-    return Response(answer.body, answer.status, list(answer.headers), mimetype=answer.mimetype)
-
-
-def read_body() -> bytes:
-    """Read the request body, refusing anything over 1 MiB without reading it all."""
-    length = request.content_length
-    if length is not None and length > MAX_BODY_SIZE:
-        raise BodyTooLarge("body too large")
-    body = request.stream.read(MAX_BODY_SIZE + 1)
-    if len(body) > MAX_BODY_SIZE:
-        raise BodyTooLarge("body too large")
-    if not body:
-        raise MalformedBody("empty body")
-    return body
+            if ttl and claim.value is not StoreUnavailable:
+                try:
+                    dedup.finish(key, answer, ttl)
+                except StoreUnavailable as exc:
+                    logger.warning("could not remember an answer for %r: %s", account.name, exc)
+        return answer.to_response()

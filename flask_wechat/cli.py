@@ -28,9 +28,8 @@ def _state() -> WeChatState:
 
 
 def _client(account: str | None) -> Client:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        return _state().client(app, account)
+        return _state().client(account)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -1,14 +1,16 @@
-"""Accounts: reading and validating the ``WECHAT_*`` configuration.
+"""Configuration: every ``WECHAT_*`` key, its default and its check, in one table.
 
-One account comes from flat ``WECHAT_*`` keys and is named ``"default"``; several
-come from ``WECHAT_ACCOUNTS``, a dict of name → the same keys in lower case
-without the prefix. Keys an account leaves out fall back to the flat keys of the
-same name (so ``WECHAT_REPLAY_WINDOW`` applies to every account).
+:data:`SETTINGS` is the table. Account settings come from flat ``WECHAT_*`` keys
+(one account, named ``"default"``) or from ``WECHAT_ACCOUNTS``, a dict of name →
+the same keys in lower case without the prefix; both go through the same checks.
+Shared account settings given as flat keys (``WECHAT_REPLAY_WINDOW``…) apply to
+every account. App settings (``WECHAT_CACHE``…) configure the extension as a whole.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import typing as t
 
 from .crypto import decode_aes_key
@@ -17,38 +19,147 @@ from .errors import ConfigError
 if t.TYPE_CHECKING:
     from flask import Config
 
-KINDS = ("mp", "miniprogram", "work")
-FORMATS = ("xml", "json")
+    from .platform import Platform
 
-DEFAULT_API_BASE_URL = "https://api.weixin.qq.com"
-WORK_API_BASE_URL = "https://qyapi.weixin.qq.com"
+Parse = t.Callable[[t.Any, str], t.Any]
 
-#: Flat keys and their defaults, set with ``app.config.setdefault`` in ``init_app``.
-DEFAULTS: dict[str, t.Any] = {
-    "WECHAT_KIND": "mp",
-    "WECHAT_TOKEN": None,
-    "WECHAT_APP_ID": None,
-    "WECHAT_APP_SECRET": None,
-    "WECHAT_ENCODING_AES_KEY": None,
-    "WECHAT_AGENT_ID": None,
-    "WECHAT_FORMAT": "xml",
-    "WECHAT_CALLBACK_URL": "/wechat",
-    "WECHAT_API_BASE_URL": None,
-    "WECHAT_REPLAY_WINDOW": 300,
-    "WECHAT_DEDUP_TTL": 60,
-    "WECHAT_REPLY_DEADLINE": 4.5,
-    "WECHAT_CACHE": None,
-    "WECHAT_ACCOUNTS": None,
-    "WECHAT_STABLE_TOKEN": False,
-    "WECHAT_OAUTH_URL": "/wechat/oauth",
-    "WECHAT_OAUTH_SCOPE": "snsapi_base",
-    "WECHAT_RELAY_URL": None,
-    "WECHAT_RELAY_TOKEN": None,
-    "WECHAT_RELAY_CALLBACK_URL": None,
-}
 
-# Settings that are naturally shared by every account when given as flat keys.
-_SHARED = ("replay_window", "dedup_ttl", "reply_deadline", "api_base_url")
+def _text(value: t.Any, key: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(key, "must be a string")
+    return value
+
+
+def _seconds(value: t.Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(key, "must be a non-negative number of seconds")
+    return float(value)
+
+
+def _agent_id(value: t.Any, key: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(key, "must be a number") from None
+
+
+def _flag(value: t.Any, key: str) -> bool:
+    if not isinstance(value, (bool, int)):
+        raise ConfigError(key, "must be True or False")
+    return bool(value)
+
+
+def _url_path(value: t.Any, key: str) -> str | None:
+    path = _text(value, key)
+    if path is not None and not path.startswith("/"):
+        raise ConfigError(key, "must start with '/'")
+    return path
+
+
+def _aes_key(value: t.Any, key: str) -> str | None:
+    text = _text(value, key)
+    if text is not None:
+        decode_aes_key(text, key)
+    return text
+
+
+def _hosts(value: t.Any, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(
+        isinstance(host, str) and host for host in value
+    ):
+        raise ConfigError(key, "must be a list of host names")
+    return tuple(host.lower().strip(".") for host in value)
+
+
+def _anything(value: t.Any, key: str) -> t.Any:
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One ``WECHAT_*`` key."""
+
+    name: str
+    """The lower-case name (``token``); the key is ``WECHAT_TOKEN``."""
+    default: t.Any
+    doc: str
+    parse: Parse = _anything
+    #: ``"account"`` (per account) or ``"app"`` (the extension as a whole).
+    scope: str = "account"
+    #: a flat key of an account setting that applies to every account.
+    shared: bool = False
+    #: never shown (CLI, repr, logs).
+    secret: bool = False
+
+    @property
+    def key(self) -> str:
+        """The flat config key."""
+        return "WECHAT_" + self.name.upper()
+
+
+#: Every setting, with its default and check; the README's table and the docs'
+#: configuration reference are this list.
+SETTINGS: tuple[Setting, ...] = (
+    # -- per account --------------------------------------------------------------
+    Setting("kind", "mp", "the platform: `mp` (Official Account 公众号), `miniprogram` "
+            "(Mini Program / Mini Game 小程序/小游戏), `work` (WeCom 企业微信)", _text),
+    Setting("token", None, "the callback Token (required to receive callbacks)", _text,
+            secret=True),
+    Setting("app_id", None, "AppID; for `work` the CorpID", _text),
+    Setting("app_secret", None, "AppSecret; for `work` the app's Secret", _text, secret=True),
+    Setting("encoding_aes_key", None, "EncodingAESKey (43 characters); enables "
+            "compatible/safe mode", _aes_key, secret=True),
+    Setting("agent_id", None, "WeCom AgentID", _agent_id),
+    Setting("format", "xml", "`xml` or `json`: the Mini Program message push format", _text),
+    Setting("callback_url", "/wechat", "where the callback is mounted (`/wechat/<name>` "
+            "for named accounts); `None` for an API-only account", _url_path),
+    Setting("api_base_url", None, "base URL of the WeChat API (default: the platform's, "
+            "`https://api.weixin.qq.com` or `https://qyapi.weixin.qq.com`)", _text,
+            shared=True),
+    Setting("replay_window", 300, "max age/skew in seconds of a callback's `timestamp`; "
+            "`0` disables", _seconds, shared=True),
+    Setting("dedup_ttl", 60, "seconds a message is remembered so that WeChat's retries "
+            "never run handlers twice; `0` disables", _seconds, shared=True),
+    Setting("reply_deadline", 4.5, "seconds a handler may take before its reply is sent "
+            "later through the API instead of in the answer", _seconds, shared=True),
+    Setting("relay_url", None, "the 7moor platform's receive URL; `None` = no relay", _text),
+    Setting("relay_token", None, "the 7moor token (required with a relay)", _text,
+            secret=True),
+    Setting("relay_callback_url", None, "where the platform posts agent replies "
+            "(default `<callback_url>/relay`)", _url_path),
+    Setting("relay_media_hosts", (), "extra hosts agent media may be fetched from, "
+            "besides the relay platform's own", _hosts, shared=True),
+    # -- the extension as a whole -------------------------------------------------
+    Setting("accounts", None, "several accounts: name → the account keys above, lower "
+            "case, without `WECHAT_`", scope="app"),
+    Setting("cache", None, "a `flask_caching.Cache` to keep shared state in, or `None` to "
+            "build one from the `CACHE_*` keys", scope="app"),
+    Setting("redis_url", None, "a Redis URL (`redis://`, `rediss://`, `unix://`) for the "
+            "shared state; default: the `CACHE_*` Redis, if any, else in-process", _text,
+            scope="app", secret=True),
+    Setting("stable_token", False, "fetch tokens from `/cgi-bin/stable_token`", _flag,
+            scope="app"),
+    Setting("oauth_url", "/wechat/oauth", "where the OAuth login views are mounted; "
+            "`None` for none", _url_path, scope="app"),
+    Setting("oauth_scope", "snsapi_base", "the default OAuth scope: `snsapi_base` or "
+            "`snsapi_userinfo`", _text, scope="app"),
+)  # fmt: skip
+
+#: ``WECHAT_*`` key → default, as ``init_app`` sets them with ``setdefault``.
+DEFAULTS: dict[str, t.Any] = {setting.key: setting.default for setting in SETTINGS}
+
+_ACCOUNT = {s.name: s for s in SETTINGS if s.scope == "account"}
+_APP = {s.name: s for s in SETTINGS if s.scope == "app"}
+_KEYS = frozenset(DEFAULTS)
+OAUTH_SCOPES = ("snsapi_base", "snsapi_userinfo", "snsapi_privateinfo")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +167,7 @@ class Account:
     """One configured WeChat account (Official Account, Mini Program or WeCom app)."""
 
     name: str
+    platform: Platform = dataclasses.field(repr=False, compare=False)
     kind: str = "mp"
     token: str | None = dataclasses.field(default=None, repr=False)
     app_id: str | None = None
@@ -64,127 +176,121 @@ class Account:
     agent_id: int | None = None
     format: str = "xml"
     callback_url: str | None = "/wechat"
-    api_base_url: str = DEFAULT_API_BASE_URL
+    api_base_url: str = "https://api.weixin.qq.com"
     replay_window: float = 300
     dedup_ttl: float = 60
     reply_deadline: float = 4.5
     relay_url: str | None = None
     relay_token: str | None = dataclasses.field(default=None, repr=False)
     relay_callback_url: str | None = None
+    relay_media_hosts: tuple[str, ...] = ()
 
     @property
     def receive_id(self) -> str:
-        """What every encrypted message must carry: the AppID, or the CorpID for WeCom."""
+        """What every encrypted message must carry: the AppID (WeCom: the CorpID)."""
         return self.app_id or ""
 
 
-def _key_name(account: str, key: str) -> str:
+@dataclasses.dataclass(frozen=True)
+class AppSettings:
+    """The settings of the extension as a whole."""
+
+    cache: t.Any = None
+    redis_url: str | None = dataclasses.field(default=None, repr=False)
+    stable_token: bool = False
+    oauth_url: str | None = "/wechat/oauth"
+    oauth_scope: str = "snsapi_base"
+
+
+def _key_name(account: str, name: str) -> str:
     if account == "default":
-        return f"WECHAT_{key.upper()}"
-    return f"WECHAT_ACCOUNTS[{account!r}][{key!r}]"
+        return "WECHAT_" + name.upper()
+    return f"WECHAT_ACCOUNTS[{account!r}][{name!r}]"
 
 
-def _number(value: t.Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigError(key, "must be a non-negative number of seconds")
-    return float(value)
+def _suggest(name: str, known: t.Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _optional_str(value: t.Any, key: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ConfigError(key, "must be a string")
-    return value
+def build_account(
+    name: str, settings: t.Mapping[str, t.Any], platforms: t.Mapping[str, Platform]
+) -> Account:
+    """Check one account's settings (lower-case names) into an :class:`Account`."""
 
+    def key(setting: str) -> str:
+        return _key_name(name, setting)
 
-def build_account(name: str, settings: t.Mapping[str, t.Any]) -> Account:
-    """Validate one account's settings (lower-case keys) into an :class:`Account`."""
-
-    def key(k: str) -> str:
-        return _key_name(name, k)
-
-    known = {f.name for f in dataclasses.fields(Account)} - {"name"}
-    for unknown in sorted(set(settings) - known):
-        raise ConfigError(key(unknown), "is not a flask_wechat setting")
-
-    kind = settings.get("kind") or "mp"
-    if kind not in KINDS:
-        raise ConfigError(key("kind"), f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
-    fmt = (settings.get("format") or "xml").lower()
-    if fmt not in FORMATS:
-        raise ConfigError(key("format"), f"unknown format {fmt!r}; use 'xml' or 'json'")
-    if fmt == "json" and kind != "miniprogram":
-        raise ConfigError(key("format"), "JSON message push exists only for kind 'miniprogram'")
-
-    if "callback_url" in settings:  # None turns callbacks off (an API-only account)
-        callback_url = _optional_str(settings["callback_url"], key("callback_url"))
-    else:
-        callback_url = "/wechat" if name == "default" else f"/wechat/{name}"
-    if callback_url is not None and not callback_url.startswith("/"):
-        raise ConfigError(key("callback_url"), "must start with '/'")
-
-    token = _optional_str(settings.get("token"), key("token"))
-    app_id = _optional_str(settings.get("app_id"), key("app_id"))
-    aes_key = _optional_str(settings.get("encoding_aes_key"), key("encoding_aes_key"))
-    if callback_url is not None and token is None:
-        raise ConfigError(key("token"), "the callback Token is required to receive callbacks")
-    if aes_key is not None:
-        decode_aes_key(aes_key, key("encoding_aes_key"))
-        if app_id is None:
-            what = "CorpID" if kind == "work" else "AppID"
-            raise ConfigError(key("app_id"), f"the {what} is required to decrypt messages")
-    if kind == "work" and callback_url is not None and aes_key is None:
-        raise ConfigError(key("encoding_aes_key"), "WeCom callbacks are always encrypted")
-
-    agent_id = settings.get("agent_id")
-    if agent_id is not None and agent_id != "":
-        try:
-            agent_id = int(agent_id)
-        except (TypeError, ValueError):
-            raise ConfigError(key("agent_id"), "must be a number") from None
-    else:
-        agent_id = None
-
-    base = settings.get("api_base_url") or (
-        WORK_API_BASE_URL if kind == "work" else DEFAULT_API_BASE_URL
-    )
-    relay_url = _optional_str(settings.get("relay_url"), key("relay_url"))
-    relay_token = _optional_str(settings.get("relay_token"), key("relay_token"))
-    if relay_url is not None and relay_token is None:
-        raise ConfigError(key("relay_token"), "is required with a relay URL")
-    relay_callback = _optional_str(settings.get("relay_callback_url"), key("relay_callback_url"))
-    if relay_url is not None and relay_callback is None and callback_url is not None:
-        relay_callback = callback_url.rstrip("/") + "/relay"
-
-    return Account(
-        name=name,
-        kind=kind,
-        token=token,
-        app_id=app_id,
-        app_secret=_optional_str(settings.get("app_secret"), key("app_secret")),
-        encoding_aes_key=aes_key,
-        agent_id=agent_id,
-        format=fmt,
-        callback_url=callback_url,
-        api_base_url=str(base).rstrip("/"),
-        replay_window=_number(settings.get("replay_window", 300), key("replay_window")),
-        dedup_ttl=_number(settings.get("dedup_ttl", 60), key("dedup_ttl")),
-        reply_deadline=_number(settings.get("reply_deadline", 4.5), key("reply_deadline")),
-        relay_url=relay_url,
-        relay_token=relay_token,
-        relay_callback_url=relay_callback,
-    )
-
-
-def load_accounts(config: Config) -> dict[str, Account]:
-    """Read every account from an app's config; raise :class:`ConfigError` on mistakes."""
-    flat = {
-        k.removeprefix("WECHAT_").lower(): v
-        for k, v in config.items()
-        if k.startswith("WECHAT_") and k not in _APP_KEYS
+    for unknown in sorted(set(settings) - set(_ACCOUNT)):
+        raise ConfigError(
+            key(unknown), "is not a flask_wechat account setting" + _suggest(unknown, _ACCOUNT)
+        )
+    values = {
+        setting: spec.parse(settings.get(setting, spec.default), key(setting))
+        for setting, spec in _ACCOUNT.items()
     }
-    shared = {k: flat[k] for k in _SHARED if flat.get(k) is not None}
+    kind = values["kind"] or "mp"
+    platform = platforms.get(kind)
+    if platform is None:
+        raise ConfigError(key("kind"), f"unknown kind {kind!r}; use one of {', '.join(platforms)}")
+    fmt = (values["format"] or "xml").lower()
+    if fmt not in platform.formats:
+        kinds = [repr(k) for k, p in platforms.items() if fmt in p.formats] or ["no kind"]
+        raise ConfigError(
+            key("format"),
+            f"{platform.title} pushes {' or '.join(platform.formats)}; {fmt!r} is for "
+            f"kind {' or '.join(kinds)}",
+        )
+    if "callback_url" not in settings:
+        values["callback_url"] = "/wechat" if name == "default" else f"/wechat/{name}"
+    callback_url = values["callback_url"]
+    if callback_url is not None and values["token"] is None:
+        raise ConfigError(key("token"), "the callback Token is required to receive callbacks")
+    if values["encoding_aes_key"] is not None and values["app_id"] is None:
+        raise ConfigError(key("app_id"), f"the {platform.id_name} is required to decrypt messages")
+    if platform.always_encrypted and callback_url is not None and not values["encoding_aes_key"]:
+        raise ConfigError(
+            key("encoding_aes_key"), f"{platform.title} callbacks are always encrypted"
+        )
+    if values["relay_url"] is not None and values["relay_token"] is None:
+        raise ConfigError(key("relay_token"), "is required with a relay URL")
+    if values["relay_url"] is not None and values["relay_callback_url"] is None and callback_url:
+        values["relay_callback_url"] = callback_url.rstrip("/") + "/relay"
+    values["api_base_url"] = str(values["api_base_url"] or platform.api_base_url).rstrip("/")
+    values.update(kind=kind, format=fmt)
+    return Account(name=name, platform=platform, **values)
+
+
+def check_keys(config: Config) -> None:
+    """Refuse ``WECHAT_*`` keys that look like a misspelt setting (``WECHAT_APPID``)."""
+    for key in config:
+        if key.startswith("WECHAT_") and key not in _KEYS:
+            hint = _suggest(key, _KEYS)
+            if hint:
+                raise ConfigError(key, "is not a flask_wechat setting" + hint)
+
+
+def load_app_settings(config: Config) -> AppSettings:
+    """The extension-wide settings of an app's config."""
+    values = {
+        name: spec.parse(config.get(spec.key, spec.default), spec.key)
+        for name, spec in _APP.items()
+    }
+    del values["accounts"]
+    if values["oauth_scope"] not in OAUTH_SCOPES:
+        raise ConfigError("WECHAT_OAUTH_SCOPE", f"unknown scope {values['oauth_scope']!r}")
+    return AppSettings(**values)
+
+
+def load_accounts(config: Config, platforms: t.Mapping[str, Platform]) -> dict[str, Account]:
+    """Read every account from an app's config; raise :class:`ConfigError` on mistakes."""
+    check_keys(config)
+    flat = {
+        name: config[spec.key]
+        for name, spec in _ACCOUNT.items()
+        if spec.key in config and (config[spec.key] is not None or name == "callback_url")
+    }
+    shared = {name: flat[name] for name, spec in _ACCOUNT.items() if spec.shared and name in flat}
     accounts: dict[str, Account] = {}
 
     many = config.get("WECHAT_ACCOUNTS")
@@ -196,16 +302,11 @@ def load_accounts(config: Config) -> dict[str, Account]:
                 raise ConfigError("WECHAT_ACCOUNTS", f"bad account name {name!r}")
             if not isinstance(settings, t.Mapping):
                 raise ConfigError(f"WECHAT_ACCOUNTS[{name!r}]", "must be a dict of settings")
-            accounts[name] = build_account(name, {**shared, **settings})
+            accounts[name] = build_account(name, {**shared, **settings}, platforms)
 
     has_flat = any(flat.get(k) for k in ("token", "app_id", "app_secret"))
     if "default" not in accounts and (has_flat or many is None):
-        settings = {
-            k: v
-            for k, v in flat.items()
-            if k in _ACCOUNT_KEYS and (v is not None or k == "callback_url")
-        }
-        accounts["default"] = build_account("default", settings)
+        accounts["default"] = build_account("default", flat, platforms)
 
     urls: dict[str, str] = {}
     for account in accounts.values():
@@ -219,16 +320,3 @@ def load_accounts(config: Config) -> dict[str, Account]:
                 )
             urls[url] = account.name
     return accounts
-
-
-# Keys that configure the extension as a whole, not an account.
-_APP_KEYS = frozenset(
-    {
-        "WECHAT_ACCOUNTS",
-        "WECHAT_CACHE",
-        "WECHAT_STABLE_TOKEN",
-        "WECHAT_OAUTH_URL",
-        "WECHAT_OAUTH_SCOPE",
-    }
-)
-_ACCOUNT_KEYS = frozenset(f.name for f in dataclasses.fields(Account)) - {"name"}

@@ -1,62 +1,73 @@
-"""Remembering message ids so that WeChat's retries never run a handler twice.
+"""Recognising WeChat's retries and refusing replayed requests.
 
-WeChat retries a callback three times when it gets no answer within 5 seconds
-(seed ``wecom-callback-mode-crypto.txt``): messages are recognised by ``MsgId``,
-events by ``FromUserName`` + ``CreateTime`` (+ ``Event`` + ``EventKey``). The
-first delivery claims the id with an atomic ``add`` in the extension's cache, so
-with a Redis cache exactly one process of many runs the handler; later
-deliveries get the first one's answer.
+WeChat retries a callback three times when it gets no answer within 5 seconds,
+with an identical body (seed ``wecom-callback-mode-crypto.txt``). A message is
+recognised by its ``MsgId``/``MsgID`` where it has one, otherwise by a digest of
+the whole message: WeCom sends *different* ``sys`` events with the same sender,
+second and event name, so nothing less than every field tells them apart.
+
+Each accepted request also leaves a **replay guard**: its ``(timestamp, nonce)``
+(which fix its ``signature``) → the mode and digest of what it carried, kept for
+twice ``WECHAT_REPLAY_WINDOW``. The plaintext ``signature`` does not cover the
+body, so without the guard one captured request would let anyone post any
+plaintext message for the whole window; with it, the same signature with another
+body or in another mode is refused, and the very same request is a duplicate
+even after ``WECHAT_DEDUP_TTL``.
+
+Both checks are one :meth:`~flask_wechat.store.Store.claim`: one round trip to Redis.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 import typing as t
 
-if t.TYPE_CHECKING:
-    from .cache import SharedCache
+from .edge import Answer
+from .store import Claim, Guard
 
-_PENDING = "pending"
+if t.TYPE_CHECKING:
+    from .store import Store
+
+#: What a claim holds while its first delivery runs.
+PENDING = "pending"
 _POLL_INTERVAL = 0.05
 
 
-class Answer(t.NamedTuple):
-    """A callback answer as remembered for retries."""
+class Deduplicator:
+    """Claims callbacks in the shared store and remembers their answers."""
 
-    body: bytes
-    mimetype: str
-    status: int = 200
-    headers: tuple[tuple[str, str], ...] = ()
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
+    @staticmethod
+    def key(account: str, message_id: str) -> str:
+        """The store key of one message of ``account``."""
+        return f"{{{account}}}:dedup:{message_id}"
 
-class DedupStore:
-    """Claims and remembers callback answers in the extension's shared cache."""
+    @staticmethod
+    def guard(account: str, timestamp: str, nonce: str, seen: str, window: float) -> Guard | None:
+        """The replay guard of a request (``None`` when the window is off)."""
+        if not window:
+            return None
+        return Guard(f"{{{account}}}:replay:{timestamp}:{nonce}", seen, 2 * window)
 
-    def __init__(self, cache: SharedCache, prefix: str = "wechat:dedup:") -> None:
-        self._cache = cache
-        self._prefix = prefix
-
-    def key(self, account: str, dedup_key: str) -> str:
-        """The cache key of a message; hashed, as ids contain arbitrary text."""
-        digest = hashlib.sha1(f"{account}\x1f{dedup_key}".encode()).hexdigest()  # noqa: S324
-        return self._prefix + digest
-
-    def claim(self, key: str, ttl: float) -> bool:
-        """Try to become the one delivery that runs the handler for ``key``."""
-        return self._cache.add(key, _PENDING, ttl)
+    def claim(self, key: str, ttl: float, guard: Guard | None) -> Claim:
+        """Claim ``key`` for this delivery (see :meth:`Store.claim`)."""
+        return self.store.claim(key, PENDING, ttl, guard)
 
     def finish(self, key: str, answer: Answer, ttl: float) -> None:
         """Remember the answer of the claimed delivery for its retries."""
-        self._cache.set(key, tuple(answer), ttl)
+        self.store.set(key, answer.to_data(), ttl)
 
-    def wait(self, key: str, timeout: float) -> Answer | None:
-        """The first delivery's answer, waiting up to ``timeout`` while it runs."""
+    def wait(self, key: str, found: t.Any, timeout: float) -> Answer | None:
+        """The first delivery's answer: ``found`` if it is one, else polled for up
+        to ``timeout`` seconds while the first delivery runs."""
         deadline = time.monotonic() + timeout
         while True:
-            value = self._cache.get(key)
-            if isinstance(value, (tuple, list)) and len(value) == len(Answer._fields):
-                return Answer(*value)
-            if value is None or time.monotonic() >= deadline:
+            answer = Answer.from_data(found)
+            if answer is not None:
+                return answer
+            if found != PENDING or time.monotonic() >= deadline:
                 return None
             time.sleep(_POLL_INTERVAL)
+            found = self.store.get(key)

@@ -61,9 +61,10 @@ class Registry:
 
     def find(self, message: Message) -> Handler | None:
         """The first handler whose filters accept ``message``, else ``None``."""
-        for handler in self._by_name.get(message.kind, ()):
-            if handler.accepts(message):
-                return handler
+        for name in message.dispatch_names:
+            for handler in self._by_name.get(name, ()):
+                if handler.accepts(message):
+                    return handler
         for handler in self._defaults:
             if handler.accepts(message):
                 return handler

@@ -1,7 +1,18 @@
 """The one exception hierarchy of flask_wechat.
 
 Every error derives from :class:`WeChatError` and from the built-in that best
-describes it, so ``except ValueError`` around a decrypt still works.
+describes it, so ``except ValueError`` around a decrypt still works. Each says
+what went wrong and, where the caller can act, what to do.
+
+Three families:
+
+* **configuration** (:class:`ConfigError`), raised from ``init_app``;
+* **rejected requests** (:class:`RejectedRequest` and subclasses), turned into a
+  short 4xx answer by the callbacks, never seen by handlers;
+* **calls out** — WeChat answered an ``errcode`` (:class:`APIError` and
+  subclasses), could not be reached (:class:`TransportError`), no credential
+  could be had (:class:`TokenUnavailable`), the relay platform refused
+  (:class:`RelayError`), or late work cannot succeed (:class:`PermanentFailure`).
 """
 
 from __future__ import annotations
@@ -14,12 +25,16 @@ class WeChatError(Exception):
 class ConfigError(WeChatError, ValueError):
     """The app's WeChat configuration is missing or wrong.
 
-    Raised from :meth:`flask_wechat.WeChat.init_app`; the message names the key.
+    Raised from :meth:`flask_wechat.WeChat.init_app` (or when a call needs a
+    setting that is not there); the message names the key to fix.
     """
 
     def __init__(self, key: str, problem: str) -> None:
         self.key = key
         super().__init__(f"{key}: {problem}")
+
+
+# -- rejected requests ------------------------------------------------------------
 
 
 class RejectedRequest(WeChatError, ValueError):
@@ -50,6 +65,13 @@ class StaleRequest(RejectedRequest):
     status = 403
 
 
+class ReplayedRequest(RejectedRequest):
+    """A ``(timestamp, nonce, signature)`` already accepted came back with another
+    body or in another mode: a captured request turned into a forgery."""
+
+    status = 403
+
+
 class InvalidAppId(RejectedRequest):
     """The message decrypted, but for another AppID/CorpID (receive id)."""
 
@@ -70,8 +92,12 @@ class BodyTooLarge(RejectedRequest):
     status = 413
 
 
+# -- calls out ---------------------------------------------------------------------
+
+
 class APIError(WeChatError, RuntimeError):
-    """The WeChat API answered a non-zero ``errcode``."""
+    """The WeChat API answered a non-zero ``errcode``; :attr:`errcode` and
+    :attr:`errmsg` are WeChat's own (look the code up in WeChat's global error list)."""
 
     def __init__(self, errcode: int, errmsg: str = "") -> None:
         self.errcode = errcode
@@ -79,20 +105,26 @@ class APIError(WeChatError, RuntimeError):
         super().__init__(f"WeChat API error {errcode}: {errmsg}")
 
 
+class SystemBusy(APIError):
+    """-1: WeChat is busy; nothing was done. The client already retried with backoff."""
+
+
 class AccessTokenExpired(APIError):
     """40001 / 40014 / 42001: the access_token is invalid or expired.
 
-    The client refreshes the token and retries once before raising this.
+    The client refreshes the token and retries once before raising this; seeing it
+    means WeChat keeps refusing fresh tokens (an AppSecret reset elsewhere?).
     """
 
 
 class QuotaExceeded(APIError):
-    """45009: the daily quota of this API (often the token API itself) is used up."""
+    """45009: the daily quota of this API (often the token API itself) is used up;
+    wait for tomorrow or clear it with ``clear_quota``."""
 
 
 class ResponseWindowClosed(APIError):
     """45015: the user has not written within 48 hours; customer-service messages
-    can no longer reach them."""
+    can no longer reach them (use a template or subscribe message)."""
 
 
 class CustomerServiceLimit(APIError):
@@ -103,15 +135,48 @@ class APIUnauthorized(APIError):
     """48001: this account has no permission for the API (not verified, wrong type)."""
 
 
+class TransportError(WeChatError, ConnectionError):
+    """WeChat's API (or a host it pointed to) could not be reached, or answered
+    something that is not an API answer. Carries no URL (URLs hold secrets).
+
+    :attr:`may_have_arrived` tells whether the request may have reached WeChat
+    (a read timeout, a dropped answer): a send is then not repeated, since it
+    could reach the user twice.
+    """
+
+    def __init__(self, what: str, *, may_have_arrived: bool) -> None:
+        self.may_have_arrived = may_have_arrived
+        super().__init__(what)
+
+
+class StoreUnavailable(WeChatError, ConnectionError):
+    """The shared store (Redis) did not answer. Callbacks keep answering without
+    it; API calls raise :class:`TokenUnavailable` instead of waiting."""
+
+
 class TokenUnavailable(WeChatError, RuntimeError):
-    """No access_token or ticket could be had in time (another process held the
-    refresh lock and did not finish)."""
+    """No access_token or ticket could be had in time: another process holds the
+    refresh lock and did not finish, or the shared store is unreachable."""
+
+
+class RelayError(WeChatError, ConnectionError):
+    """The relay platform (or a media URL it gave) answered with an HTTP error."""
+
+    def __init__(self, status: int, what: str) -> None:
+        self.status = status
+        super().__init__(f"{what} answered HTTP {status}")
+
+
+class PermanentFailure(WeChatError, RuntimeError):
+    """Late work that must not be retried: retrying cannot help, or could make a
+    message reach a user twice."""
 
 
 #: errcodes that mean the access_token the call carried is no good.
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 
 _TYPED: dict[int, type[APIError]] = {
+    -1: SystemBusy,
     **dict.fromkeys(TOKEN_ERRCODES, AccessTokenExpired),
     45009: QuotaExceeded,
     45015: ResponseWindowClosed,

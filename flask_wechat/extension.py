@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import typing as t
 
 from flask import current_app
 
-from .blueprints import make_blueprint
-from .cache import resolve_cache
+from .blueprints import PLATFORMS, make_blueprint
 from .cli import wechat_cli
-from .config import DEFAULTS, load_accounts
+from .config import DEFAULTS, load_accounts, load_app_settings
 from .dispatch import Handler, Registry, compile_match
-from .errors import ConfigError
+from .handling import SEND_REPLY, send_reply_task
 from .jssdk import build_config, config_script, page_url
-from .oauth import SCOPES, current_wechat_user, make_oauth_blueprint
+from .oauth import current_wechat_user, make_oauth_blueprint
+from .relay import RELAY_TO_PLATFORM, RELAY_TO_USER, Relay, deliver_task, forward_task
 from .state import WeChatState
+from .store import make_store
+from .tasks import TaskRegistry, ThreadPoolRunner
 
 if t.TYPE_CHECKING:
     import re
@@ -45,18 +48,30 @@ class WeChat:
         app: Flask | None = None,
         *,
         cache: Cache | None = None,
+        redis: t.Any = None,
         task_runner: TaskRunner | None = None,
-        handler_threads: int = 16,
+        handler_threads: int | None = None,
+        name: str = "wechat",
+        url_prefix: str | None = None,
     ) -> None:
         #: the registered handlers, tried in registration order.
         self.handlers = Registry()
         #: a cache to use instead of ``WECHAT_CACHE``/``CACHE_*`` on every app.
         self.cache = cache
+        #: a redis-py client (``Redis``, a Sentinel master, ``RedisCluster``) for
+        #: the shared state, instead of ``WECHAT_REDIS_URL``.
+        self.redis = redis
         #: where late work goes (see :mod:`flask_wechat.tasks`); default: a thread pool.
         self.task_runner = task_runner
-        #: how many handlers may run at once (they run on a pool so that the
-        #: callback can answer by ``WECHAT_REPLY_DEADLINE``).
+        #: ``None`` (the default): handlers run in the request's thread, and one
+        #: that finishes past ``WECHAT_REPLY_DEADLINE`` has its reply sent through
+        #: the API. A number: handlers run on a pool of that many threads and the
+        #: callback answers ``success`` at the deadline (see the README).
         self.handler_threads = handler_threads
+        #: the callback blueprint's name (endpoints ``<name>.callback_<account>``).
+        self.name = name
+        #: a URL prefix for every callback URL.
+        self.url_prefix = url_prefix
         if app is not None:
             self.init_app(app)
 
@@ -70,27 +85,40 @@ class WeChat:
             raise RuntimeError("flask_wechat is already registered on this Flask app.")
         for key, value in DEFAULTS.items():
             app.config.setdefault(key, value)
-        accounts = load_accounts(app.config)
-        state = WeChatState(
-            self,
-            accounts,
-            self.cache or resolve_cache(app),
-            app,
-            task_runner=self.task_runner,
-            handler_threads=self.handler_threads,
+        accounts = load_accounts(app.config, PLATFORMS)
+        settings = load_app_settings(app.config)
+        pool = None
+        if self.handler_threads:
+            pool = concurrent.futures.ThreadPoolExecutor(
+                self.handler_threads, thread_name_prefix="flask_wechat-handler"
+            )
+        tasks = TaskRegistry(
+            {
+                SEND_REPLY: send_reply_task,
+                RELAY_TO_PLATFORM: forward_task,
+                RELAY_TO_USER: deliver_task,
+            }
         )
-        state.stable_token = bool(app.config["WECHAT_STABLE_TOKEN"])
+        state = WeChatState(
+            app,
+            accounts=accounts,
+            settings=settings,
+            store=make_store(app, settings, self.cache, self.redis),
+            handlers=self.handlers,
+            task_runner=self.task_runner or ThreadPoolRunner(),
+            tasks=tasks,
+            handler_pool=pool,
+            relay=Relay(),
+            blueprint_name=self.name,
+        )
         app.extensions["wechat"] = state
-        blueprint = make_blueprint(state)
-        if state.callbacks:
+        blueprint = make_blueprint(state, self.name, self.url_prefix)
+        if blueprint.deferred_functions:
             app.register_blueprint(blueprint)
         app.cli.add_command(wechat_cli)
-        oauth_url = app.config["WECHAT_OAUTH_URL"]
-        if oauth_url:
-            scope = app.config["WECHAT_OAUTH_SCOPE"]
-            if scope not in SCOPES:
-                raise ConfigError("WECHAT_OAUTH_SCOPE", f"unknown scope {scope!r}")
-            app.register_blueprint(make_oauth_blueprint(str(oauth_url).rstrip("/"), scope))
+        if settings.oauth_url:
+            oauth = make_oauth_blueprint(settings.oauth_url.rstrip("/"), settings.oauth_scope)
+            app.register_blueprint(oauth)
         app.add_template_global(self._jssdk_script, "wechat_jssdk_config")
         app.jinja_env.globals["current_wechat_user"] = current_wechat_user
 
@@ -144,7 +172,7 @@ class WeChat:
             raise RuntimeError(
                 "flask_wechat is not initialised on this app. Did you forget to call init_app(app)?"
             ) from None
-        if state.extension is not self:
+        if state.handlers is not self.handlers:
             raise RuntimeError("this app's flask_wechat belongs to another WeChat() object.")
         return t.cast(WeChatState, state)
 
@@ -152,7 +180,7 @@ class WeChat:
         """The WeChat API client of ``account`` (default: the default account) of the
         current app. Its access_token lives in the extension's shared cache."""
         app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
-        return self.state(app).client(app, account)
+        return self.state(app).client(account)
 
     def jssdk_config(
         self,
@@ -188,9 +216,9 @@ class WeChat:
         (7moor); the agent's answers come back through the relay callback."""
         app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
         state = self.state(app)
-        if not state.account(message.account).relay_url:
-            raise RuntimeError(f"account {message.account!r} has no WECHAT_RELAY_URL")
-        state.relay_forward(app, message)
+        if state.relay is None:  # pragma: no cover - every state has one
+            raise RuntimeError("this app has no relay")
+        state.relay.forward(app, message)
 
     def account(self, name: str | None = None) -> Account:
         """The configured account ``name`` of the current app (default: the default one)."""

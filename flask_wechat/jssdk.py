@@ -80,8 +80,7 @@ def build_config(
     }
     if debug:
         config["debug"] = True
-    if client.account.kind == "work":
-        config["beta"] = True
+    config.update(client.platform.jssdk_extra(client.account))
     if open_tag_list:
         config["openTagList"] = list(open_tag_list)
     return config

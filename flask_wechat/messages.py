@@ -65,7 +65,7 @@ _DOCUMENTED_FIELDS = frozenset(
         "change_type", "user_id", "app_id", "page_path", "thumb_url", "session_from",
         "file_key", "file_md5", "file_total_len", "total_count", "filter_count",
         "sent_count", "error_count", "batch_job", "job_id", "job_type", "err_code",
-        "err_msg", "kf_account", "encrypt",
+        "err_msg", "kf_account", "encrypt", "scene",
     }
 )  # fmt: skip
 
@@ -122,37 +122,51 @@ class Message:
         if not isinstance(msg_type, str) or not msg_type:
             raise MalformedBody("message has no MsgType")
         source = raw.get("FromUserName")
-        if not isinstance(source, str) or not source:
-            raise MalformedBody("message has no FromUserName")
+        if source is not None and not isinstance(source, str):
+            raise MalformedBody("FromUserName is not text")
         #: every field, with WeChat's names; nested elements are dicts/lists.
         self.raw = raw
         #: the name of the account the message was sent to.
         self.account = account
-        #: ``"text"``, ``"image"``, ..., or ``"event"``.
+        #: ``"text"``, ``"image"``, ..., ``"event"``, ``"device_event"``….
         self.type = msg_type.lower()
         event = raw.get("Event")
-        #: the lower-cased ``Event`` for events, else ``None``.
-        self.event = str(event).lower() if self.type == "event" and event else None
-        #: the sender: the user's OpenID (WeCom: UserID).
-        self.source = source
+        #: the lower-cased ``Event`` (events, and types such as ``device_event``
+        #: that carry one), else ``None``.
+        self.event = event.lower() if isinstance(event, str) and event else None
+        #: the sender: the user's OpenID (WeCom: UserID); ``None`` for messages
+        #: WeChat sends without one (WeCom 微信客服 ``kf_msg_or_event``, some
+        #: ``sys`` events).
+        self.source: str | None = source or None
         #: ``ToUserName``: the account's original ID (WeCom: CorpID).
         self.target = str(raw.get("ToUserName") or "")
         #: ``CreateTime`` in seconds.
         self.create_time = _as_int(raw.get("CreateTime"), "CreateTime") or 0
         msg_id = raw.get("MsgId", raw.get("MsgID"))
-        #: ``MsgId`` as ``int``, or ``None`` (events rarely have one).
+        #: ``MsgId`` (or ``MsgID``) as ``int``, or ``None`` (most events have none).
         self.id = _as_int(msg_id, "MsgId")
         #: whether the message was forwarded to the customer-service relay.
         self.relayed = False
         self._index: dict[str, t.Any] | None = None
 
     @property
-    def kind(self) -> str:
-        """What handlers and signals know this message by: the type, or for
-        events the lower-cased event (``LOCATION`` → ``location_event``)."""
-        if self.event is None:
-            return self.type
-        return LOCATION_EVENT if self.event == "location" else self.event
+    def dispatch_name(self) -> str:
+        """What handlers and signals know this message by: the type, or the
+        lower-cased event (``LOCATION`` → ``location_event``)."""
+        return self.dispatch_names[0]
+
+    @property
+    def dispatch_names(self) -> tuple[str, ...]:
+        """Every name a handler may be registered under, most specific first: an
+        event's name; for other types carrying an ``Event`` (``device_event``),
+        the event's name and then the type."""
+        event = self.event
+        if event is None:
+            return (self.type,)
+        name = LOCATION_EVENT if event == "location" else event
+        if self.type == "event":
+            return (name,)
+        return (name, self.type)
 
     @property
     def is_event(self) -> bool:
@@ -160,20 +174,17 @@ class Message:
         return self.type == "event"
 
     @property
-    def scene(self) -> str | None:
-        """The QR code scene of a ``subscribe`` (without ``qrscene_``) or ``scan`` event."""
+    def qr_scene(self) -> str | None:
+        """The scene of the parametric QR code behind a ``subscribe`` (without
+        ``qrscene_``) or ``scan`` event; ``None`` for any other event or key."""
         key = self.raw.get("EventKey")
-        if not isinstance(key, str) or not key or self.event not in ("subscribe", "scan"):
+        if not isinstance(key, str) or not key:
             return None
-        return key.removeprefix("qrscene_")
-
-    @property
-    def dedup_key(self) -> str:
-        """What identifies a retry of this message: the ``MsgId``, or for events
-        ``FromUserName`` + ``CreateTime`` + ``Event`` + ``EventKey``."""
-        if self.id is not None and not self.is_event:
-            return f"m{self.id}"
-        return f"e{self.source}\x1f{self.create_time}\x1f{self.event}\x1f{self.raw.get('EventKey')}"
+        if self.event == "subscribe":
+            return key[len("qrscene_") :] if key.startswith("qrscene_") else None
+        if self.event == "scan" and self.raw.get("Ticket"):
+            return key
+        return None
 
     def __getattr__(self, name: str) -> t.Any:
         index = self._index
@@ -185,7 +196,7 @@ class Message:
             if name in _DOCUMENTED_FIELDS:
                 return None
             raise AttributeError(
-                f"{type(self).__name__} of type {self.kind!r} has no field {name!r}"
+                f"{type(self).__name__} of type {self.dispatch_name!r} has no field {name!r}"
             ) from None
 
     def _build_index(self) -> dict[str, t.Any]:
@@ -198,5 +209,11 @@ class Message:
             index[snake_case(key)] = value
         return index
 
+    def __reduce__(self) -> tuple[t.Any, ...]:
+        return (type(self), (self.raw, self.account))
+
     def __repr__(self) -> str:
-        return f"<Message {self.kind} from {self.source!r} id={self.id} account={self.account!r}>"
+        return (
+            f"<Message {self.dispatch_name} from {self.source!r} id={self.id}"
+            f" account={self.account!r}>"
+        )

@@ -36,8 +36,6 @@ from flask import current_app
 from .errors import DecryptError, InvalidAppId, InvalidSignature, WeChatError
 
 if t.TYPE_CHECKING:
-    from flask import Flask
-
     from .config import Account
     from .state import WeChatState
 
@@ -90,14 +88,13 @@ def login(
     """
     state = _state()
     acct = state.account(account)
-    app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
-    answer = state.client(app, acct.name).miniprogram.code_to_session(js_code)
+    answer = state.client(acct.name).miniprogram.code_to_session(js_code)
     open_id = answer.get("openid")
     key = answer.get("session_key")
     if not isinstance(open_id, str) or not open_id or not isinstance(key, str) or not key:
         raise WeChatError("jscode2session answered without an openid and a session_key")
     union_id = answer.get("unionid")
-    state.cache.set(session_key_cache_key(acct.name, open_id), key, ttl)
+    state.store.set(session_key_cache_key(acct.name, open_id), key, ttl)
     return MiniProgramSession(
         open_id=open_id,
         union_id=union_id if isinstance(union_id, str) and union_id else None,
@@ -113,7 +110,7 @@ def session_key(open_id: str, account: str | None = None) -> str:
     """
     state = _state()
     acct = state.account(account)
-    key = state.cache.get(session_key_cache_key(acct.name, open_id))
+    key = state.store.get(session_key_cache_key(acct.name, open_id))
     if not isinstance(key, str) or not key:
         raise LookupError(
             f"no session_key for openid {open_id!r} of account {acct.name!r}: the"
@@ -126,7 +123,7 @@ def session_key(open_id: str, account: str | None = None) -> str:
 def forget_session(open_id: str, account: str | None = None) -> None:
     """Drop the stored session_key of ``open_id`` (on logout, say)."""
     state = _state()
-    state.cache.delete(session_key_cache_key(state.account(account).name, open_id))
+    state.store.delete(session_key_cache_key(state.account(account).name, open_id))
 
 
 def decrypt_data(

@@ -27,6 +27,7 @@ from flask import Blueprint, Response, current_app, redirect, request, session, 
 from werkzeug.local import LocalProxy
 
 from . import signals
+from .config import OAUTH_SCOPES
 from .errors import WeChatError
 
 if t.TYPE_CHECKING:
@@ -40,7 +41,7 @@ logger = logging.getLogger("flask_wechat")
 SESSION_KEY = "wechat_user"
 _STATE_KEY = "wechat_oauth_state"
 _TOKEN_TTL = 30 * 24 * 3600  # a refresh token lives 30 days
-SCOPES = ("snsapi_base", "snsapi_userinfo", "snsapi_privateinfo")
+SCOPES = OAUTH_SCOPES
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
@@ -137,7 +138,7 @@ def _token_key(account: str, user_id: str) -> str:
 def stored_token(user: WeChatUser) -> dict[str, t.Any] | None:
     """The web access token record of ``user`` (server-side only), or ``None``."""
     state: WeChatState = current_app.extensions["wechat"]
-    value = state.cache.get(_token_key(user.account, user.id))
+    value = state.store.get(_token_key(user.account, user.id))
     return value if isinstance(value, dict) else None
 
 
@@ -152,11 +153,11 @@ def userinfo(user: WeChatUser | None = None, lang: str = "zh_CN") -> dict[str, t
         raise LookupError("the user's web access token is gone; sign in again")
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     state: WeChatState = app.extensions["wechat"]
-    client = state.client(app, user.account)
+    client = state.client(user.account)
     if time.time() >= record["expires_at"]:
         fresh = client.oauth.refresh(record["refresh_token"])
         record = _token_record(fresh)
-        state.cache.set(_token_key(user.account, user.id), record, _TOKEN_TTL)
+        state.store.set(_token_key(user.account, user.id), record, _TOKEN_TTL)
     return client.oauth.userinfo(record["access_token"], user.open_id, lang)
 
 
@@ -201,7 +202,7 @@ def make_oauth_blueprint(url_prefix: str, default_scope: str) -> Blueprint:
             "scope": scope,
         }
         redirect_uri = url_for("wechat_oauth.authorized", _external=True)
-        client = state.client(app, account.name)
+        client = state.client(account.name)
         return t.cast(Response, redirect(client.oauth.authorize_url(redirect_uri, scope, nonce)))
 
     @blueprint.get("/authorized")
@@ -224,7 +225,7 @@ def make_oauth_blueprint(url_prefix: str, default_scope: str) -> Blueprint:
             return _fail(app, account.name, "sign-in failed: the code was not accepted", 400, exc)
         session[SESSION_KEY] = dataclasses.asdict(user)
         if token is not None:
-            state.cache.set(_token_key(account.name, user.id), token, _TOKEN_TTL)
+            state.store.set(_token_key(account.name, user.id), token, _TOKEN_TTL)
         if signals.oauth_authorized.receivers:
             for _receiver, result in signals.oauth_authorized.send(
                 app, user=user, account=account.name
@@ -239,21 +240,12 @@ def make_oauth_blueprint(url_prefix: str, default_scope: str) -> Blueprint:
 def _exchange(
     app: Flask, state: WeChatState, account: Account, code: str, scope: str
 ) -> tuple[WeChatUser, dict[str, t.Any] | None]:
-    client = state.client(app, account.name)
-    if account.kind == "work":
-        info = client.work.get_user_info(code)
-        user = WeChatUser(
-            account=account.name,
-            user_id=info.get("UserId") or info.get("userid"),
-            open_id=info.get("OpenId") or info.get("openid"),
-            scope=scope,
-        )
-        return user, None
-    data = client.oauth.exchange_code(code)
+    signed_in = account.platform.sign_in(state.client(account.name), code, scope)
     user = WeChatUser(
         account=account.name,
-        open_id=str(data["openid"]),
-        union_id=data.get("unionid"),
-        scope=str(data.get("scope") or scope),
+        open_id=signed_in.open_id,
+        union_id=signed_in.union_id,
+        user_id=signed_in.user_id,
+        scope=signed_in.scope,
     )
-    return user, _token_record(data)
+    return user, None if signed_in.token is None else _token_record(signed_in.token)

@@ -3,13 +3,14 @@
 Seed ``7moor-customer-service-relay.txt``. Two directions:
 
 * **user → platform.** A user message no handler answered (or one a handler hands
-  to ``wechat.relay_forward``) becomes a ``relay_forward`` task, which POSTs JSON
+  to ``wechat.relay_forward``) becomes a :data:`RELAY_TO_PLATFORM` task, which POSTs JSON
   to the account's ``WECHAT_RELAY_URL``: ``app_id``, ``open_id``, ``nick_name``,
   ``msgType``, ``content``, ``mediaUrl`` (images, voice, video), ``timestamp``,
   ``nonce`` and ``msg_signature``. Voice and video are offered through a media
   proxy on this app, so the access_token never leaves it.
 * **platform → user.** The platform POSTs an agent's message (same signature
-  scheme) to ``WECHAT_RELAY_CALLBACK_URL``; after checking it, a ``relay_deliver``
+  scheme) to ``WECHAT_RELAY_CALLBACK_URL`` (the callback in
+  :mod:`flask_wechat.blueprints.relay`); after checking it, a :data:`RELAY_TO_USER`
   task sends it to the user through the customer-service API (media are fetched
   from the platform and uploaded as temporary media first).
 
@@ -30,22 +31,25 @@ import typing as t
 from urllib.parse import unquote, urlsplit
 
 import requests
-from flask import Response, current_app, request, url_for
+from flask import url_for
 from werkzeug.routing import BuildError
 
 from . import signals
-from .callback import read_body
 from .crypto import check_signature, make_nonce, sign
-from .delivery import send_reply
-from .errors import InvalidSignature, MalformedBody, RejectedRequest, StaleRequest, WeChatError
+from .edge import check_timestamp
+from .errors import (
+    InvalidSignature,
+    MalformedBody,
+    PermanentFailure,
+    RelayError,
+    TransportError,
+)
 from .parsing import parse_json
 from .replies import ImageReply, TextReply, VideoReply, VoiceReply
-from .tasks import PermanentFailure, Task, task
+from .tasks import Task
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    from flask import Blueprint, Flask
+    from flask import Flask
 
     from .config import Account
     from .messages import Message
@@ -63,6 +67,13 @@ MAX_MEDIA_SIZE = 10 * 1024 * 1024
 #: Timestamps above this are milliseconds (10**11 seconds is the year 5138).
 _MILLISECONDS_FROM = 10**11
 
+#: The task that POSTs a user message to the relay platform: payload = the
+#: platform's JSON (:func:`forward_payload`), signed afresh on every attempt.
+RELAY_TO_PLATFORM = "relay_to_platform"
+#: The task that sends an agent's message to the user: payload ``open_id``,
+#: ``msgType``, ``content``.
+RELAY_TO_USER = "relay_to_user"
+
 _MEDIA_TYPES = ("image", "voice", "video")
 _AGENT_TYPES = ("text", "finish", *_MEDIA_TYPES)
 _CHUNK = 64 * 1024
@@ -70,14 +81,6 @@ _MAX_MEDIA_ID = 256
 
 #: What a media file is called when its URL and content type say nothing useful.
 _DEFAULT_FILENAMES = {"image": "image.jpg", "voice": "voice.amr", "video": "video.mp4"}
-
-
-class RelayError(WeChatError, RuntimeError):
-    """The relay platform (or a media URL it gave) answered with an HTTP error."""
-
-    def __init__(self, status: int, what: str) -> None:
-        self.status = status
-        super().__init__(f"{what} answered HTTP {status}")
 
 
 # -- signatures -----------------------------------------------------------------
@@ -94,12 +97,12 @@ def media_signature(account: Account, media_id: str) -> str:
     return hmac.new(key, f"{account.name}:{media_id}".encode(), hashlib.sha256).hexdigest()
 
 
-def media_url(account: Account, media_id: str) -> str | None:
+def media_url(account: Account, media_id: str, blueprint: str = "wechat") -> str | None:
     """The absolute URL of the media proxy for ``media_id``, or ``None`` if Flask
     cannot build one here (no request context and no ``SERVER_NAME``)."""
     try:
         return url_for(
-            f"wechat.relay_media_{account.name}",
+            f"{blueprint}.relay_media_{account.name}",
             media_id=media_id,
             sig=media_signature(account, media_id),
             _external=True,
@@ -113,7 +116,7 @@ def media_url(account: Account, media_id: str) -> str | None:
 
 def _text_of(message: Message) -> str:
     """A readable line for a message type the platform has no type for."""
-    name = message.kind
+    name = message.dispatch_name
     if name == "location":
         label = f"{message.label} " if message.label else ""
         return f"[位置] {label}({message.location_x}, {message.location_y})"
@@ -125,7 +128,9 @@ def _text_of(message: Message) -> str:
     return f"[{name}]"
 
 
-def forward_payload(account: Account, message: Message) -> dict[str, t.Any] | None:
+def forward_payload(
+    account: Account, message: Message, blueprint: str = "wechat"
+) -> dict[str, t.Any] | None:
     """The JSON the platform receives for ``message`` (without timestamp, nonce and
     signature, which are fresh for every attempt); ``None`` for events."""
     if message.is_event:
@@ -137,7 +142,7 @@ def forward_payload(account: Account, message: Message) -> dict[str, t.Any] | No
         # would cost an API call per message (and WeChat no longer returns it).
         "nick_name": message.source,
     }
-    name = message.kind
+    name = message.dispatch_name
     media: str | None = None
     if name == "text":
         payload["msgType"] = "text"
@@ -162,7 +167,7 @@ def forward_payload(account: Account, message: Message) -> dict[str, t.Any] | No
         # forwarded where neither exists (a late handler finishing on its own
         # thread, a task queue worker) goes without its mediaUrl rather than not
         # at all; set SERVER_NAME to have it there too.
-        url = media_url(account, media)
+        url = media_url(account, media, blueprint)
         if url is not None:
             payload["mediaUrl"] = url
         else:
@@ -175,16 +180,24 @@ def forward_payload(account: Account, message: Message) -> dict[str, t.Any] | No
     return payload
 
 
-def forward_task(account: Account, message: Message) -> Task:
-    """The task that forwards ``message`` to ``account``'s relay platform.
+class Relay:
+    """Hands user messages to the customer-service platform relay, as tasks."""
 
-    Call it with a request context (or ``SERVER_NAME`` set), so that voice and
-    video get an absolute media proxy URL. Events are never forwarded.
-    """
-    payload = forward_payload(account, message)
-    if payload is None:
-        raise ValueError("only user messages can be forwarded to the relay, not events")
-    return Task("relay_forward", account.name, payload)
+    def forward(self, app: Flask, message: Message) -> None:
+        """Forward ``message`` (once) to its account's relay platform.
+
+        Call it with a request context (or ``SERVER_NAME`` set), so that voice and
+        video get an absolute media proxy URL. Events are never forwarded.
+        """
+        state: WeChatState = app.extensions["wechat"]
+        account = state.account(message.account)
+        if not account.relay_url:
+            raise RuntimeError(f"account {account.name!r} has no WECHAT_RELAY_URL")
+        payload = forward_payload(account, message, state.blueprint_name)
+        if payload is None:
+            raise ValueError("only user messages can be forwarded to the relay, not events")
+        message.relayed = True
+        state.task_runner.submit(app, Task(RELAY_TO_PLATFORM, account.name, payload))
 
 
 def signed_body(token: str, payload: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
@@ -214,20 +227,30 @@ def _raise_for_status(status: int, what: str) -> None:
     raise RelayError(status, what)
 
 
-@task("relay_forward")
-def _forward(app: Flask, state: WeChatState, job: Task) -> None:
+def _post(url: str, data: bytes) -> requests.Response:
+    try:
+        return requests.post(
+            url,
+            data=data,
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            timeout=RELAY_TIMEOUT,
+        )
+    except requests.RequestException as exc:
+        # The relay's URL is the site's own setting, but keep messages URL-free.
+        raise TransportError(
+            f"the relay platform did not answer ({type(exc).__name__})",
+            may_have_arrived=isinstance(exc, requests.ReadTimeout),
+        ) from None
+
+
+def forward_task(app: Flask, state: WeChatState, job: Task) -> None:
     """POST one user message to the relay platform."""
     account = state.account(job.account)
     if not account.relay_url or not account.relay_token:
         raise PermanentFailure(f"account {account.name!r} has no relay configured")
     body = signed_body(account.relay_token, job.payload)
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    response = requests.post(
-        account.relay_url,
-        data=data,
-        headers={"Content-Type": "application/json; charset=utf-8"},
-        timeout=RELAY_TIMEOUT,
-    )
+    response = _post(account.relay_url, data)
     response.close()
     _raise_for_status(response.status_code, "the relay platform")
     logger.debug("forwarded a %s message to the relay of %r", body["msgType"], account.name)
@@ -275,10 +298,9 @@ def fetch_media(url: str, media_type: str) -> tuple[bytes, str, str | None]:
     return b"".join(chunks), _filename(url, media_type, content_type), content_type
 
 
-@task("relay_deliver")
-def _deliver(app: Flask, state: WeChatState, job: Task) -> None:
+def deliver_task(app: Flask, state: WeChatState, job: Task) -> None:
     """Send one agent message to the user through the API."""
-    client = state.client(app, job.account)
+    client = state.client(job.account)
     open_id = str(job.payload["open_id"])
     msg_type = str(job.payload["msgType"])
     content = str(job.payload["content"])
@@ -295,10 +317,10 @@ def _deliver(app: Flask, state: WeChatState, job: Task) -> None:
         else:
             reply = VideoReply(media_id)
     # The customer-service API (WeCom: an application message from the AgentID).
-    send_reply(client, open_id, reply)
+    client.platform.send_reply(client, open_id, reply)
 
 
-class _RelayRequest(t.NamedTuple):
+class RelayRequest(t.NamedTuple):
     """A verified message from the platform."""
 
     fields: dict[str, t.Any]
@@ -306,6 +328,8 @@ class _RelayRequest(t.NamedTuple):
     msg_type: str
     content: str
     signature: str
+    timestamp: str
+    nonce: str
 
 
 def _required(fields: t.Mapping[str, t.Any], name: str) -> str:
@@ -317,14 +341,7 @@ def _required(fields: t.Mapping[str, t.Any], name: str) -> str:
     raise MalformedBody(f"missing or invalid {name}")
 
 
-def _timestamp_seconds(raw: str) -> float:
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 16:
-        raise MalformedBody("missing or invalid timestamp")
-    value = int(raw)
-    return value / 1000 if value > _MILLISECONDS_FROM else float(value)
-
-
-def open_relay_request(account: Account, body: bytes) -> _RelayRequest:
+def open_relay_request(account: Account, body: bytes) -> RelayRequest:
     """Parse and verify a POST from the platform.
 
     :raises RejectedRequest: malformed, badly signed or stale.
@@ -338,15 +355,14 @@ def open_relay_request(account: Account, body: bytes) -> _RelayRequest:
     if not isinstance(msg_type, str) or not msg_type:
         raise MalformedBody("missing or invalid msgType")
     timestamp = _required(fields, "timestamp")
-    sent_at = _timestamp_seconds(timestamp)
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 16:
+        raise MalformedBody("missing or invalid timestamp")
     nonce = _required(fields, "nonce")
     signature = fields.get("msg_signature")
     if not isinstance(signature, str) or not signature:
         raise InvalidSignature("missing msg_signature")
     check_signature(signature, account.relay_token or "", timestamp, nonce, open_id)
-    window = account.replay_window
-    if window and abs(time.time() - sent_at) > window:
-        raise StaleRequest("stale timestamp")
+    check_timestamp(timestamp, account.replay_window, milliseconds_from=_MILLISECONDS_FROM)
 
     if msg_type not in _AGENT_TYPES:
         raise MalformedBody("unsupported msgType")
@@ -360,135 +376,6 @@ def open_relay_request(account: Account, body: bytes) -> _RelayRequest:
         if scheme not in ("http", "https"):
             raise MalformedBody("content is not a media URL")
         content = content.strip()
-    return _RelayRequest(fields, open_id.strip(), msg_type, content, signature.lower())
-
-
-def _reject(app: Flask, account: str, exc: RejectedRequest) -> Response:
-    logger.info("rejected a relay request for %r: %s", account, exc.reason)
-    if signals.request_rejected.receivers:
-        signals.request_rejected.send(app, reason=exc.reason, account=account)
-    return Response(exc.reason, exc.status, mimetype="text/plain")
-
-
-def _ok() -> Response:
-    # The seed does not say what the platform expects back; a JSON "ok" it is.
-    return Response(json.dumps({"code": 0, "message": "ok"}), 200, mimetype="application/json")
-
-
-def _claim(state: WeChatState, account: Account, inbound: _RelayRequest) -> bool:
-    """Whether this is the first arrival of the message (a replay is ignored)."""
-    key = state.dedup.key(account.name, f"relay\x1f{inbound.open_id}\x1f{inbound.signature}")
-    # A timestamp is accepted within the window on either side of now.
-    ttl = 2 * account.replay_window if account.replay_window else 600
-    return state.dedup.claim(key, ttl)
-
-
-def receive_agent_message(account_name: str) -> Response:
-    """The relay callback: one agent message from the platform."""
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    try:
-        state: WeChatState = app.extensions["wechat"]
-        account = state.account(account_name)
-        inbound = open_relay_request(account, read_body())
-    except RejectedRequest as exc:
-        return _reject(app, account_name, exc)
-    except Exception:  # no input may turn into a 5xx
-        logger.exception("unexpected error reading a relay request for %r", account_name)
-        return _reject(app, account_name, MalformedBody("malformed request"))
-
-    try:
-        if not _claim(state, account, inbound):
-            logger.info("ignored a repeated relay message for %r", account_name)
-            return _ok()
-        if signals.relay_message_received.receivers:
-            signals.relay_message_received.send(app, message=inbound.fields, account=account_name)
-        if inbound.msg_type == "finish":
-            if signals.relay_session_finished.receivers:
-                signals.relay_session_finished.send(
-                    app, open_id=inbound.open_id, message=inbound.fields, account=account_name
-                )
-            return _ok()
-        payload = {
-            "open_id": inbound.open_id,
-            "msgType": inbound.msg_type,
-            "content": inbound.content,
-        }
-        job = Task("relay_deliver", account_name, payload)
-        try:
-            state.task_runner.submit(app, job)
-        except Exception as exc:  # the runner (a queue) is down: say so, loudly
-            logger.exception("could not queue a relay_deliver task for %r", account_name)
-            if signals.delivery_failed.receivers:
-                signals.delivery_failed.send(app, task=job, exception=exc, account=account_name)
-    except Exception:
-        # A receiver of a signal raised: the message was accepted all the same.
-        logger.exception("unexpected error handling a relay message for %r", account_name)
-    return _ok()
-
-
-# -- the media proxy -----------------------------------------------------------------
-
-
-def serve_media(account_name: str, media_id: str) -> Response:
-    """Stream WeChat temporary media to the platform, without the access_token."""
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    state: WeChatState = app.extensions["wechat"]
-    account = state.account(account_name)
-    given = request.args.get("sig", "")
-    expected = media_signature(account, media_id)
-    if len(media_id) > _MAX_MEDIA_ID or not hmac.compare_digest(
-        expected.encode(), given.encode("utf-8", "replace")
-    ):
-        return _reject(app, account_name, InvalidSignature("invalid media signature"))
-    try:
-        download = state.client(app, account_name).media.download(media_id)
-    except WeChatError as exc:
-        logger.info("media %s of %r could not be fetched: %s", media_id, account_name, exc)
-        return Response("media not found", 404, mimetype="text/plain")
-    except requests.RequestException:
-        logger.warning("the WeChat API did not answer a media download for %r", account_name)
-        return Response("the WeChat API did not answer", 502, mimetype="text/plain")
-
-    def body() -> Iterator[bytes]:
-        try:
-            yield from download.iter_content(_CHUNK)
-        finally:
-            download.close()
-
-    response = Response(body(), 200, content_type=download.content_type)
-    response.call_on_close(download.close)
-    if download.content_length is not None:
-        response.content_length = download.content_length
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
-
-
-def add_relay_routes(blueprint: Blueprint, account: Account) -> None:
-    """Mount ``account``'s relay callback and media proxy on the ``wechat`` blueprint.
-
-    Endpoints: ``wechat.relay_<account>`` (POST, agent messages) and
-    ``wechat.relay_media_<account>`` (GET ``<relay callback>/media/<media_id>``).
-    """
-    url = account.relay_callback_url
-    if not account.relay_url or url is None:
-        return
-    name = account.name
-
-    def relay() -> Response:
-        return receive_agent_message(name)
-
-    def relay_media(media_id: str) -> Response:
-        return serve_media(name, media_id)
-
-    relay.__name__ = f"relay_{name}"
-    relay_media.__name__ = f"relay_media_{name}"
-    blueprint.add_url_rule(
-        url, endpoint=f"relay_{name}", view_func=relay, methods=["POST"], strict_slashes=False
-    )
-    blueprint.add_url_rule(
-        url.rstrip("/") + "/media/<media_id>",
-        endpoint=f"relay_media_{name}",
-        view_func=relay_media,
-        methods=["GET"],
+    return RelayRequest(
+        fields, open_id.strip(), msg_type, content, signature.lower(), timestamp, nonce
     )

@@ -8,8 +8,10 @@ platform has no passive reply (Mini Programs) or the handler ran past the
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
+import pathlib
 import time
 import typing as t
 
@@ -50,6 +52,13 @@ class Reply:
         """The body of ``/cgi-bin/message/custom/send`` carrying this reply."""
         raise TypeError(f"{type(self).__name__} cannot be sent as a customer-service message")
 
+    def to_data(self) -> dict[str, t.Any]:
+        """A JSON-compatible form (for task queues); :func:`reply_from_data` reads it."""
+        data: dict[str, t.Any] = {"type": self.msg_type}
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            data[field.name] = getattr(self, field.name)
+        return data
+
 
 @dataclasses.dataclass(frozen=True)
 class TextReply(Reply):
@@ -72,6 +81,8 @@ class ImageReply(Reply):
 
     media_id: str | None = None
     file: str | os.PathLike[str] | bytes | None = dataclasses.field(default=None, repr=False)
+    #: the name to upload ``file`` under (default: the path's name, or ``image.jpg``).
+    filename: str | None = None
     msg_type: t.ClassVar[str] = "image"
 
     def __post_init__(self) -> None:
@@ -86,8 +97,25 @@ class ImageReply(Reply):
 
     def _uploaded(self) -> str:
         if self.media_id is None:
-            raise ValueError("upload the ImageReply's file first (flask_wechat.delivery)")
+            raise ValueError("upload the ImageReply's file first (client.media.upload)")
         return self.media_id
+
+    def file_content(self) -> tuple[bytes, str]:
+        """The local file's bytes and a filename to upload it under."""
+        if isinstance(self.file, bytes):
+            return self.file, self.filename or "image.jpg"
+        if self.file is None:
+            raise ValueError("this ImageReply has no local file")
+        path = pathlib.Path(self.file)
+        return path.read_bytes(), self.filename or path.name
+
+    def to_data(self) -> dict[str, t.Any]:
+        data: dict[str, t.Any] = {"type": self.msg_type, "media_id": self.media_id}
+        if self.file is not None:  # read now: the worker may run on another machine
+            content, name = self.file_content()
+            data["file"] = base64.b64encode(content).decode()
+            data["filename"] = name
+        return data
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,8 +232,17 @@ class NewsReply(Reply):
             ],
         }
 
+    def to_data(self) -> dict[str, t.Any]:
+        return {"type": self.msg_type, "articles": [dataclasses.asdict(a) for a in self.articles]}
+
     def to_customer_service(self, open_id: str) -> dict[str, t.Any]:
-        # The customer-service API sends a single article per news message.
+        # WeChat now sends exactly one article per customer-service news message
+        # (45008 otherwise); refuse rather than cut the others silently.
+        if len(self.articles) != 1:
+            raise ValueError(
+                "a customer-service news message carries exactly one article; "
+                f"this NewsReply has {len(self.articles)}"
+            )
         articles = [
             {
                 k: v
@@ -233,3 +270,33 @@ class TransferCustomerServiceReply(Reply):
         if self.kf_account is None:
             return {}
         return {"TransInfo": {"KfAccount": self.kf_account}}
+
+
+_TYPES: dict[str, type[Reply]] = {
+    cls.msg_type: cls
+    for cls in (
+        TextReply,
+        ImageReply,
+        VoiceReply,
+        VideoReply,
+        MusicReply,
+        NewsReply,
+        TransferCustomerServiceReply,
+    )
+}
+
+
+def reply_from_data(data: t.Mapping[str, t.Any]) -> Reply:
+    """The reply that :meth:`Reply.to_data` wrote."""
+    fields = dict(data)
+    cls = _TYPES.get(str(fields.pop("type", "")))
+    if cls is None:
+        raise ValueError(f"not a reply: {data!r:.80}")
+    if cls is NewsReply:
+        return NewsReply([Article(**a) for a in fields["articles"]])
+    if cls is ImageReply and fields.get("file") is not None:
+        content = base64.b64decode(fields["file"])
+        return ImageReply(file=content, filename=fields.get("filename"))
+    fields.pop("filename", None)
+    fields.pop("file", None)
+    return cls(**fields)

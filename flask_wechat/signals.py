@@ -62,6 +62,11 @@ oauth_authorized = _signals.signal("oauth-authorized")
 #: exception, if any), ``account=``.
 oauth_error = _signals.signal("oauth-error")
 
+#: The shared store did not answer while claiming a message: the handler runs
+#: anyway (a retry landing elsewhere may run it again): ``message=``, ``error=``,
+#: ``account=``.
+possible_duplicate = _signals.signal("possible-duplicate")
+
 #: A new access_token was fetched from WeChat: ``account=``.
 access_token_refreshed = _signals.signal("access-token-refreshed")
 
@@ -78,9 +83,13 @@ def signal_for(name: str, account: str | None = None) -> Signal:
 
 
 def send_type_signals(sender: object, name: str, account: str, **payload: t.Any) -> None:
-    """Send the type signal of ``name``, and its per-account one when anyone listens."""
-    signal = _type_signals.signal(name)
-    if signal.receivers:
+    """Send the type signal of ``name``, and its per-account one, when anyone listens.
+
+    Signals are looked up, never created here: a name nobody connected to (an
+    attacker can send any ``Event``) leaves nothing behind.
+    """
+    signal = _type_signals.get(name)
+    if signal is not None and signal.receivers:
         signal.send(sender, account=account, **payload)
     scoped = _account_signals.get(f"{account}\x1f{name}")
     if scoped is not None and scoped.receivers:

@@ -1,35 +1,28 @@
-"""Work done after a callback has answered: late replies and relay traffic.
+"""Late work: what runs after a callback has answered, as plain data.
 
-A :class:`Task` is data, not a closure: ``kind``, ``account`` and a picklable
-``payload``. The extension hands each task to its runner: by default a bounded
-thread pool (:class:`ThreadPoolRunner`); :class:`InlineRunner` runs it at once.
-To use a task queue instead, pass ``WeChat(task_runner=...)`` an object whose
-``submit(app, task)`` enqueues the task (its fields pickle), and have the queue's
-worker call :func:`run_task` with the worker's app::
+A :class:`Task` is JSON-compatible data — a name, the account, a payload of
+strings, numbers, lists and dicts, an id and a format version — never a pickled
+object and never a secret: a worker on another machine (or on the next release)
+reads it, finds the function registered for its name in the app's
+:class:`TaskRegistry` and performs it with the worker's own credentials.
 
-    class RQRunner:
-        def submit(self, app, task):
-            queue.enqueue(run_wechat_task, task.kind, task.account, task.payload)
-
-    def run_wechat_task(kind, account, payload):
-        flask_wechat.tasks.run_task(create_app(), Task(kind, account, payload))
-
-A task that keeps failing is retried with backoff, then logged and reported
-through ``signals.delivery_failed``; nothing is dropped silently.
+The extension hands tasks to its runner: :class:`ThreadPoolRunner` (the default,
+a bounded pool in the web process), :class:`InlineRunner` (at once), or a task
+queue (:mod:`flask_wechat.contrib.rq`, :mod:`flask_wechat.contrib.celery`).
+A task that fails on the way to WeChat is retried with backoff; one that fails
+for good is logged and sent as ``signals.delivery_failed``, once.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import logging
+import secrets
 import time
 import typing as t
 
-import requests
-
 from . import signals
-from .delivery import send_reply
-from .errors import APIError
+from .errors import PermanentFailure, RelayError, TransportError
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -38,33 +31,61 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("flask_wechat")
 
+#: The task data format; :meth:`Task.from_data` reads this version and older ones.
+TASK_VERSION = 1
+
 
 class Task(t.NamedTuple):
     """One piece of late work for an account."""
 
-    kind: str
+    name: str
     account: str
     payload: dict[str, t.Any]
+    id: str = ""
+
+    def to_data(self) -> dict[str, t.Any]:
+        """The JSON-compatible form that goes on a queue."""
+        return {
+            "v": TASK_VERSION,
+            "id": self.id or secrets.token_hex(8),
+            "name": self.name,
+            "account": self.account,
+            "payload": self.payload,
+        }
+
+    @classmethod
+    def from_data(cls, data: t.Mapping[str, t.Any]) -> Task:
+        """Read a task written by :meth:`to_data` (this release or an older one)."""
+        version = data.get("v")
+        if not isinstance(version, int) or version > TASK_VERSION:
+            raise PermanentFailure(f"task format {version!r} is newer than this release reads")
+        return cls(
+            str(data["name"]), str(data["account"]), dict(data["payload"]), str(data.get("id", ""))
+        )
 
 
-#: Performs a task; raising means "failed, maybe retry".
+#: Performs a task in the app's context; raising means "failed" (maybe retried).
 TaskFunc = t.Callable[["Flask", "WeChatState", Task], None]
 
-_TASKS: dict[str, TaskFunc] = {}
 
+class TaskRegistry:
+    """The functions that perform each task name; filled explicitly by the extension."""
 
-class PermanentFailure(Exception):
-    """A task that must not be retried (retrying cannot help, or could duplicate)."""
+    def __init__(self, functions: t.Mapping[str, TaskFunc] | None = None) -> None:
+        self._functions: dict[str, TaskFunc] = dict(functions or {})
 
+    def register(self, name: str, func: TaskFunc) -> None:
+        """Perform tasks called ``name`` with ``func``."""
+        self._functions[name] = func
 
-def task(kind: str) -> t.Callable[[TaskFunc], TaskFunc]:
-    """Register the function that performs tasks of ``kind``."""
+    def __getitem__(self, name: str) -> TaskFunc:
+        try:
+            return self._functions[name]
+        except KeyError:
+            raise PermanentFailure(f"no flask_wechat task called {name!r}") from None
 
-    def register(func: TaskFunc) -> TaskFunc:
-        _TASKS[kind] = func
-        return func
-
-    return register
+    def __contains__(self, name: object) -> bool:
+        return name in self._functions
 
 
 class TaskRunner(t.Protocol):
@@ -73,8 +94,58 @@ class TaskRunner(t.Protocol):
     def submit(self, app: Flask, task: Task) -> None: ...
 
 
+def retryable(exc: BaseException) -> bool:
+    """Whether trying ``exc``'s task again can help without sending twice.
+
+    Retried: WeChat or the relay unreachable before the request arrived, and the
+    relay platform's 5xx. Not retried: a send that may have arrived (a read
+    timeout), WeChat's errcodes (the client already retried -1 and token errors),
+    mistakes and :class:`PermanentFailure`.
+    """
+    if isinstance(exc, TransportError):
+        return not exc.may_have_arrived
+    return isinstance(exc, RelayError) and exc.status >= 500
+
+
+def perform(app: Flask, task: Task) -> None:
+    """Perform ``task`` once, in ``app``'s context; exceptions propagate."""
+    with app.app_context():
+        state: WeChatState = app.extensions["wechat"]
+        state.tasks[task.name](app, state, task)
+
+
+def report_failure(app: Flask, task: Task, exc: BaseException) -> None:
+    """Log and signal a task that failed for good."""
+    logger.error(
+        "flask_wechat could not complete a %s task for account %r: %s",
+        task.name,
+        task.account,
+        exc,
+    )
+    if signals.delivery_failed.receivers:
+        signals.delivery_failed.send(app, task=task, exception=exc, account=task.account)
+
+
+def run_task(app: Flask, task: Task, *, attempts: int = 4, backoff: float = 0.5) -> bool:
+    """Perform ``task``, retrying :func:`retryable` failures with backoff in this
+    thread (the in-process runners); a final failure is logged and signalled.
+
+    :returns: whether it succeeded.
+    """
+    for attempt in range(attempts):
+        try:
+            perform(app, task)
+            return True
+        except Exception as exc:
+            if not retryable(exc) or attempt + 1 == attempts:
+                report_failure(app, task, exc)
+                return False
+            time.sleep(backoff * 2**attempt)
+    return False  # pragma: no cover - attempts < 1
+
+
 class ThreadPoolRunner:
-    """Runs tasks on a bounded pool of threads (the default).
+    """Runs tasks on a bounded pool of threads in the web process (the default).
 
     :param attempts: tries per task before it is reported as failed.
     :param backoff: seconds before the first retry; doubled for each next one.
@@ -104,55 +175,3 @@ class InlineRunner:
 
     def submit(self, app: Flask, task: Task) -> None:
         run_task(app, task, attempts=self.attempts, backoff=self.backoff)
-
-
-def run_task(app: Flask, task: Task, *, attempts: int = 4, backoff: float = 0.5) -> bool:
-    """Perform ``task`` inside ``app``'s context, retrying failures with backoff.
-
-    :returns: whether it succeeded. A final failure is logged and signalled.
-    """
-    func = _TASKS.get(task.kind)
-    if func is None:
-        raise LookupError(f"no flask_wechat task of kind {task.kind!r}")
-    error: BaseException | None = None
-    with app.app_context():
-        state: WeChatState = app.extensions["wechat"]
-        for attempt in range(attempts):
-            try:
-                func(app, state, task)
-                return True
-            except Exception as exc:
-                error = exc
-                if not _retryable(exc) or attempt + 1 == attempts:
-                    break
-                time.sleep(backoff * 2**attempt)
-        logger.error(
-            "flask_wechat could not complete a %s task for account %r",
-            task.kind,
-            task.account,
-            exc_info=error,
-        )
-        if signals.delivery_failed.receivers:
-            signals.delivery_failed.send(app, task=task, exception=error, account=task.account)
-    return False
-
-
-def _retryable(exc: BaseException) -> bool:
-    # Not retried: mistakes (ValueError...), a read timeout (the message may have
-    # arrived; sending again could duplicate it) and APIError (the client already
-    # retried -1 and token errors; WeChat would give any other errcode again).
-    return not isinstance(
-        exc,
-        (PermanentFailure, ValueError, TypeError, LookupError, requests.ReadTimeout, APIError),
-    )
-
-
-@task("reply")
-def _deliver_reply(app: Flask, state: WeChatState, task: Task) -> None:
-    """A handler's reply, sent as a message (Mini Programs, late replies)."""
-    reply = task.payload["reply"]
-    send_reply(state.client(app, task.account), task.payload["to_user"], reply)
-    if signals.reply_sent.receivers:
-        signals.reply_sent.send(
-            app, message=task.payload.get("message"), reply=reply, account=task.account
-        )

@@ -22,7 +22,7 @@ import secrets
 import time
 import typing as t
 
-from .crypto import MessageCrypto, check_signature, make_nonce, sign
+from .crypto import MessageCrypto, check_signature, make_nonce
 from .parsing import parse_json, parse_xml, to_xml
 
 if t.TYPE_CHECKING:
@@ -32,6 +32,7 @@ if t.TYPE_CHECKING:
 
     from .config import Account
     from .parsing import Fields
+    from .platform import Platform
 
 MODES = ("plain", "compatible", "safe")
 
@@ -112,18 +113,18 @@ class WeChatTestClient:
             self.crypto = MessageCrypto(
                 self.account.token or "", self.account.encoding_aes_key, self.account.receive_id
             )
+        self.platform: Platform = self.account.platform
         self.mode = mode or ("safe" if self.crypto else "plain")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         if self.mode != "plain" and self.crypto is None:
             raise ValueError(f"{self.mode} mode needs an EncodingAESKey on the account")
-        if self.account.kind == "work" and self.mode != "safe":
-            raise ValueError("WeCom callbacks are always encrypted (safe mode)")
+        if self.mode not in self.platform.modes:
+            raise ValueError(
+                f"{self.platform.title} callbacks come in {' or '.join(self.platform.modes)} mode"
+            )
         self.user = user
-        # WeCom messages are addressed to the CorpID.
-        self.original_id = (
-            self.account.app_id or original_id if self.account.kind == "work" else original_id
-        )
+        self.original_id = self.platform.target(self.account, original_id)
         self.client = client or app.test_client()
 
     # -- building messages -------------------------------------------------------
@@ -156,8 +157,7 @@ class WeChatTestClient:
         return message
 
     def _add_agent(self, message: Fields) -> None:
-        if self.account.kind == "work" and self.account.agent_id is not None:
-            message["AgentID"] = self.account.agent_id
+        message.update(self.platform.extra_fields(self.account))
 
     # -- sending -------------------------------------------------------------------
 
@@ -187,41 +187,24 @@ class WeChatTestClient:
         self, message: Fields, *, timestamp: int | None = None, nonce: str | None = None
     ) -> tuple[bytes, dict[str, str]]:
         """The body and query string WeChat would send for ``message``."""
-        token = self.account.token or ""
         ts = str(int(time.time()) if timestamp is None else timestamp)
-        nonce = nonce or make_nonce(10)
-        serialise = self._serialise
-        if self.mode == "plain" or self.crypto is None:
-            query = {"signature": sign(token, ts, nonce), "timestamp": ts, "nonce": nonce}
-            if self.account.kind == "mp" and "FromUserName" in message:
-                query["openid"] = str(message["FromUserName"])
-            return serialise(message), query
-        sealed = self.crypto.seal(serialise(message), ts, nonce)
-        if self.account.kind == "work":
-            envelope: Fields = {
-                "ToUserName": message.get("ToUserName", self.original_id),
-                "Encrypt": sealed.encrypt,
-                "AgentID": message.get("AgentID", self.account.agent_id),
-            }
-            query = {"msg_signature": sealed.msg_signature, "timestamp": ts, "nonce": nonce}
-            return serialise(envelope), query
-        query = {"signature": sign(token, ts, nonce), "timestamp": ts, "nonce": nonce}
-        if self.account.kind == "mp" and "FromUserName" in message:
-            query["openid"] = str(message["FromUserName"])
-        envelope = {"ToUserName": message.get("ToUserName", self.original_id)}
-        if self.mode == "compatible":
-            envelope = dict(message)
-        envelope["Encrypt"] = sealed.encrypt
-        query["encrypt_type"] = "aes"
-        query["msg_signature"] = sealed.msg_signature
-        return serialise(envelope), query
+        return self.platform.build_request(
+            message,
+            self._serialise(message),
+            account=self.account,
+            crypto=self.crypto if self.mode != "plain" else None,
+            mode=self.mode,
+            timestamp=ts,
+            nonce=nonce or make_nonce(10),
+            serialise=self._serialise,
+        )
 
     @property
     def is_json(self) -> bool:
         """Whether the account takes JSON message push (Mini Programs so configured)."""
         return self.account.format == "json"
 
-    def _serialise(self, fields: Fields) -> bytes:
+    def _serialise(self, fields: t.Mapping[str, t.Any]) -> bytes:
         if self.is_json:
             return json.dumps(fields, ensure_ascii=False).encode()
         return to_xml(fields).encode()
@@ -247,25 +230,13 @@ class WeChatTestClient:
         nonce: str | None = None,
     ) -> TestResponse:
         """Send WeChat's GET URL verification; the answer should be ``echostr``."""
-        ts = str(int(time.time()) if timestamp is None else timestamp)
-        nonce = nonce or make_nonce(10)
-        token = self.account.token or ""
-        if self.account.kind == "work" and self.crypto is not None:
-            # WeCom sends the echostr encrypted and expects the plaintext back.
-            encrypted = self.crypto.encrypt_raw(echostr)
-            query = {
-                "msg_signature": sign(token, ts, nonce, encrypted),
-                "timestamp": ts,
-                "nonce": nonce,
-                "echostr": encrypted,
-            }
-        else:
-            query = {
-                "signature": sign(token, ts, nonce),
-                "timestamp": ts,
-                "nonce": nonce,
-                "echostr": echostr,
-            }
+        query = self.platform.build_verification(
+            echostr,
+            account=self.account,
+            crypto=self.crypto,
+            timestamp=str(int(time.time()) if timestamp is None else timestamp),
+            nonce=nonce or make_nonce(10),
+        )
         return self.client.get(self.url, query_string=query)
 
     @property

@@ -32,7 +32,7 @@ def test_token_shows_expiry_but_never_the_token(app: Flask, sandbox: Sandbox) ->
     assert "expires at:" in result.output
     assert sandbox.token_requests == 1
     with app.app_context():
-        token = app.extensions["wechat"].client(app).access_token
+        token = app.extensions["wechat"].client().access_token
     assert token not in result.output
     assert token[:4] in result.output
     assert SANDBOX_APP_SECRET not in result.output

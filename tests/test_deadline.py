@@ -17,9 +17,10 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask, current_app, request
 
-from flask_wechat import APIError, ImageReply, Message, TextReply, WeChat, signals
+from flask_wechat import APIError, ImageReply, Message, TextReply, WeChat, handling, signals
+from flask_wechat.edge import SUCCESS, Answer
 from flask_wechat.sandbox import Sandbox
-from flask_wechat.state import LATE, WeChatState
+from flask_wechat.state import WeChatState
 from flask_wechat.tasks import InlineRunner, ThreadPoolRunner
 from flask_wechat.testing import DEFAULT_USER, WeChatTestClient
 
@@ -112,17 +113,22 @@ class Harness:
         return app, wechat, WeChatTestClient(app, user=WORK_USER)
 
     def _init(self, app: Flask, runner: str) -> tuple[Flask, WeChat, WeChatTestClient]:
+        # These tests drive the handler pool: the callback answers at the deadline
+        # while the handler goes on (tests of inline handlers are further down).
         if runner == "inline":
-            wechat = WeChat(app, task_runner=InlineRunner(attempts=2, backoff=0.01))
+            wechat = WeChat(
+                app, handler_threads=16, task_runner=InlineRunner(attempts=2, backoff=0.01)
+            )
         else:
-            wechat = WeChat(app)
+            wechat = WeChat(app, handler_threads=16)
         self.apps.append(app)
         return app, wechat, WeChatTestClient(app)
 
     def settle(self, app: Flask) -> None:
         """Wait for every handler and task of ``app`` (the app takes no more requests)."""
         state: WeChatState = app.extensions["wechat"]
-        state.handler_pool.shutdown(wait=True)
+        if state.handler_pool is not None:
+            state.handler_pool.shutdown(wait=True)
         if isinstance(state.task_runner, ThreadPoolRunner):
             state.task_runner.shutdown(wait=True)
 
@@ -384,8 +390,8 @@ def test_deadline_zero_waits_for_a_slow_handler(harness: Harness) -> None:
     assert harness.sandbox.sent == []
 
 
-def test_run_handler_in_time(harness: Harness) -> None:
-    """The state's primitive: the reply, or LATE (and delivery later) past the deadline."""
+def test_handle_on_the_pool(harness: Harness) -> None:
+    """handling.handle: the passive answer, or success (and a message later) past the deadline."""
     app, wechat, _client = harness.mp()
     state: WeChatState = app.extensions["wechat"]
     gate = harness.gate()
@@ -409,10 +415,12 @@ def test_run_handler_in_time(harness: Harness) -> None:
             }
         )
 
+    def render(reply: t.Any) -> Answer:
+        return Answer(reply.content.encode())
+
     with app.test_request_context("/wechat?nonce=direct"):
-        assert state.run_handler_in_time(app, text("fast", 1), 30) == TextReply("at once")
-        assert state.run_handler_in_time(app, text("fast", 2), 0) == TextReply("at once")
-        assert state.run_handler_in_time(app, text("slow", 3), 0.05) is LATE
+        assert handling.handle(app, state, text("fast", 1), render) == Answer(b"at once")
+        assert handling.handle(app, state, text("slow", 3), render) == SUCCESS
     assert harness.sandbox.sent == []
     gate.release.set()
     assert wait_until(lambda: bool(harness.sandbox.sent))
@@ -515,3 +523,71 @@ def test_a_fast_wecom_handler_still_replies_passively(harness: Harness) -> None:
     assert result.reply is not None
     assert result.reply["ToUserName"] == WORK_USER
     assert harness.sandbox.sent == []
+
+
+# == inline handlers (the default): lateness is noticed when the handler returns ==========
+
+
+def test_an_inline_handler_past_the_deadline_sends_its_reply_as_a_message(
+    harness: Harness,
+) -> None:
+    app = Flask("deadline_inline_app")
+    app.config.update(harness.sandbox.flask_config("mp"))
+    app.config.update(TESTING=True, WECHAT_TOKEN=TOKEN, WECHAT_REPLY_DEADLINE=0.001)
+    wechat = WeChat(app, task_runner=InlineRunner(attempts=1))
+    harness.apps.append(app)
+    client = WeChatTestClient(app)
+    done = threading.Event()
+
+    @wechat.on("text")
+    def slow(message: Message) -> str:
+        done.wait(0.05)  # certainly longer than the 1 ms deadline
+        return "late but here"
+
+    result = client.text("hi")
+    assert result.is_success  # no passive reply: WeChat stopped waiting long ago
+    assert harness.sandbox.sent == [custom_text("late but here")]
+
+
+def test_an_inline_handler_in_time_replies_passively(harness: Harness) -> None:
+    app = Flask("deadline_inline_fast_app")
+    app.config.update(harness.sandbox.flask_config("mp"))
+    app.config.update(TESTING=True, WECHAT_TOKEN=TOKEN, WECHAT_REPLY_DEADLINE=30)
+    wechat = WeChat(app)
+    harness.apps.append(app)
+    wechat.on("text")(lambda message: "at once")
+
+    assert WeChatTestClient(app).text("hi").content == "at once"
+    assert harness.sandbox.sent == []
+
+
+def test_a_retry_during_an_inline_handler_waits_then_answers_success(harness: Harness) -> None:
+    """WeChat gave up on the first delivery and retried: the retry never reruns the
+    handler; it answers success, and the late reply goes out once as a message."""
+    app = Flask("deadline_inline_retry_app")
+    app.config.update(harness.sandbox.flask_config("mp"))
+    app.config.update(TESTING=True, WECHAT_TOKEN=TOKEN, WECHAT_REPLY_DEADLINE=0.05)
+    wechat = WeChat(app, task_runner=InlineRunner(attempts=1))
+    harness.apps.append(app)
+    gate = harness.gate()
+    runs: list[str] = []
+
+    @wechat.on("text")
+    def slow(message: Message) -> str:
+        runs.append(message.content)
+        gate.block()
+        return "eventually"
+
+    client = WeChatTestClient(app)
+    message = client.message("text", Content="slow")
+    first: list[t.Any] = []
+    worker = threading.Thread(target=lambda: first.append(client.send(message)))
+    worker.start()
+    gate.wait_started()
+    retry = WeChatTestClient(app).send(message)  # waits out the deadline, then success
+    assert retry.is_success
+    gate.release.set()
+    worker.join(WAIT)
+    assert first[0].is_success
+    assert runs == ["slow"]
+    assert harness.sandbox.sent == [custom_text("eventually")]

@@ -115,7 +115,11 @@ def test_one_decorator_several_types(plain: Setup) -> None:
     assert client.event("subscribe").content == "media"
     assert client.text("not me").is_success
     assert client.event("unsubscribe").is_success
-    assert [message.kind for _name, message in calls.log] == ["image", "voice", "subscribe"]
+    assert [message.dispatch_name for _name, message in calls.log] == [
+        "image",
+        "voice",
+        "subscribe",
+    ]
 
 
 # -- filters --------------------------------------------------------------------------
@@ -217,7 +221,7 @@ def test_default_handler_gets_only_what_no_typed_handler_took(plain: Setup) -> N
     assert client.send(client.message("image", MediaId="m")).content == "default"
     assert client.event("brand_new_event").content == "default"
     assert calls.names == ["text", "known click", "default", "default", "default"]
-    assert [message.kind for _name, message in calls.log[2:]] == [
+    assert [message.dispatch_name for _name, message in calls.log[2:]] == [
         "click",
         "image",
         "brand_new_event",
@@ -266,7 +270,7 @@ def test_decorator_returns_the_function(plain: Setup) -> None:
     wechat, client, _calls = plain
 
     def greet(message: Message) -> str:
-        return "hi " + message.source
+        return "hi " + (message.source or "")
 
     assert wechat.on("text")(greet) is greet
     assert wechat.on()(greet) is greet

@@ -127,7 +127,7 @@ CASES: dict[str, Case] = {
         "subscribe",
         "subscribe",
         None,
-        {"event_key": None, "ticket": None, "scene": None},
+        {"event_key": None, "ticket": None, "qr_scene": None},
     ),
     "unsubscribe": (
         _envelope("event", "<Event><![CDATA[unsubscribe]]></Event>"),
@@ -147,7 +147,7 @@ CASES: dict[str, Case] = {
         "subscribe",
         "subscribe",
         None,
-        {"event_key": "qrscene_123", "ticket": "TICKET", "scene": "123"},
+        {"event_key": "qrscene_123", "ticket": "TICKET", "qr_scene": "123"},
     ),
     "scan": (
         _envelope(
@@ -159,7 +159,7 @@ CASES: dict[str, Case] = {
         "scan",
         "scan",
         None,
-        {"event_key": "123", "ticket": "TICKET", "scene": "123"},
+        {"event_key": "123", "ticket": "TICKET", "qr_scene": "123"},
     ),
     "location-event": (
         _envelope(
@@ -181,7 +181,7 @@ CASES: dict[str, Case] = {
         "click",
         "click",
         None,
-        {"event_key": "EVENTKEY", "scene": None},
+        {"event_key": "EVENTKEY", "qr_scene": None},
     ),
     "view": (
         _envelope(
@@ -312,7 +312,7 @@ def test_documented_messages_and_events(case: Case) -> None:
     message = _message(xml)
     assert message.type == msg_type
     assert message.event == event
-    assert message.kind == name
+    assert message.dispatch_name == name
     assert message.is_event is (msg_type == "event")
     assert message.source == "oUser"
     assert message.target == "gh_account"
@@ -352,7 +352,7 @@ def test_event_names_are_lower_cased_but_raw_is_untouched() -> None:
 def test_upper_case_msg_type_is_lower_cased() -> None:
     message = _message(_envelope("TEXT", "<Content>x</Content><MsgId>1</MsgId>"))
     assert message.type == "text"
-    assert message.kind == "text"
+    assert message.dispatch_name == "text"
 
 
 def test_account_name_is_kept() -> None:
@@ -383,7 +383,7 @@ def test_unknown_msg_type_keeps_every_field() -> None:
     )
     message = _message(xml)
     assert message.type == "hologram"
-    assert message.kind == "hologram"
+    assert message.dispatch_name == "hologram"
     assert message.event is None
     assert message.id == 99
     assert message.holo_id == "h-1"
@@ -403,13 +403,13 @@ def test_unknown_event_keeps_every_field() -> None:
     message = _message(xml)
     assert message.type == "event"
     assert message.event == "some_future_event"
-    assert message.kind == "some_future_event"
+    assert message.dispatch_name == "some_future_event"
     assert message.event_key == "k1"
     assert message.new_field == "new value"
     assert message.details == {"InnerCode": "7", "HQThing": "x"}
     assert message.inner_code == "7"
     assert message.hq_thing == "x"
-    assert message.scene is None
+    assert message.qr_scene is None
 
 
 def test_top_level_field_wins_over_a_nested_one_of_the_same_name() -> None:
@@ -453,69 +453,13 @@ def test_unknown_attribute_raises_attribute_error(attribute: str) -> None:
 
 
 def test_scene_only_for_subscribe_and_scan() -> None:
-    assert _message(CASES["subscribe-qrscene"][0]).scene == "123"
-    assert _message(CASES["scan"][0]).scene == "123"
-    assert _message(CASES["click"][0]).scene is None
-    assert _message(CASES["text"][0]).scene is None
+    assert _message(CASES["subscribe-qrscene"][0]).qr_scene == "123"
+    assert _message(CASES["scan"][0]).qr_scene == "123"
+    assert _message(CASES["click"][0]).qr_scene is None
+    assert _message(CASES["text"][0]).qr_scene is None
     plain_key = _envelope("event", "<Event>subscribe</Event><EventKey>last_trade_no</EventKey>")
-    assert _message(plain_key).scene == "last_trade_no"
-
-
-# -- dedup_key --------------------------------------------------------------------------
-
-
-def _text(msg_id: int, content: str = "hi", source: str = "oUser", created: int = 1) -> Message:
-    body = f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId>"
-    return _message(_envelope("text", body, source=source, created=created))
-
-
-def _event(
-    event: str = "CLICK", key: str | None = "K", source: str = "oUser", created: int = 1
-) -> Message:
-    body = f"<Event><![CDATA[{event}]]></Event>"
-    if key is not None:
-        body += f"<EventKey><![CDATA[{key}]]></EventKey>"
-    return _message(_envelope("event", body, source=source, created=created))
-
-
-def test_message_dedup_key_is_the_msg_id() -> None:
-    first = _text(1000, "hi", source="a", created=1)
-    retry = _text(1000, "changed?", source="b", created=2)
-    assert first.dedup_key == retry.dedup_key
-    assert _text(1001).dedup_key != first.dedup_key
-    assert isinstance(first.dedup_key, str)
-
-
-def test_event_dedup_key_is_source_time_event_and_key() -> None:
-    base = _event()
-    assert _event().dedup_key == base.dedup_key
-    assert _event(event="click").dedup_key == base.dedup_key
-    assert _event(source="other").dedup_key != base.dedup_key
-    assert _event(created=2).dedup_key != base.dedup_key
-    assert _event(event="VIEW").dedup_key != base.dedup_key
-    assert _event(key="K2").dedup_key != base.dedup_key
-    assert _event(key=None).dedup_key != base.dedup_key
-    assert _event(key=None).dedup_key == _event(key=None).dedup_key
-
-
-def test_event_with_msg_id_is_keyed_as_an_event() -> None:
-    template = _message(CASES["templatesendjobfinish"][0])
-    assert template.id == 200163836
-    same_event_other_id = _message(
-        CASES["templatesendjobfinish"][0].replace("200163836", "200163840")
-    )
-    assert template.dedup_key == same_event_other_id.dedup_key
-
-
-def test_message_and_event_keys_never_collide() -> None:
-    keys = {
-        _text(1).dedup_key,
-        _text(2).dedup_key,
-        _event().dedup_key,
-        _event(key="1").dedup_key,
-        _event(event="subscribe", key=None).dedup_key,
-    }
-    assert len(keys) == 5
+    # Not a QR code's key (a payment-style event key): no QR scene.
+    assert _message(plain_key).qr_scene is None
 
 
 # -- malformed messages ---------------------------------------------------------------
@@ -527,8 +471,6 @@ def test_message_and_event_keys_never_collide() -> None:
         {"ToUserName": "gh", "FromUserName": "oUser", "CreateTime": "1"},
         {"ToUserName": "gh", "FromUserName": "oUser", "CreateTime": "1", "MsgType": ""},
         {"ToUserName": "gh", "FromUserName": "oUser", "CreateTime": "1", "MsgType": {"x": "y"}},
-        {"ToUserName": "gh", "CreateTime": "1", "MsgType": "text"},
-        {"ToUserName": "gh", "FromUserName": "", "CreateTime": "1", "MsgType": "text"},
         {"ToUserName": "gh", "FromUserName": ["a", "b"], "CreateTime": "1", "MsgType": "text"},
         {"FromUserName": "oUser", "CreateTime": "yesterday", "MsgType": "text"},
         {"FromUserName": "oUser", "CreateTime": "1.5", "MsgType": "text"},
@@ -538,8 +480,6 @@ def test_message_and_event_keys_never_collide() -> None:
         "no-msgtype",
         "empty-msgtype",
         "nested-msgtype",
-        "no-from",
-        "empty-from",
         "list-from",
         "text-createtime",
         "float-createtime",
@@ -549,6 +489,18 @@ def test_message_and_event_keys_never_collide() -> None:
 def test_malformed_message_is_rejected(raw: dict[str, t.Any]) -> None:
     with pytest.raises(MalformedBody):
         Message(raw)
+
+
+@pytest.mark.parametrize("source", [None, ""])
+def test_a_message_without_a_sender_is_valid(source: str | None) -> None:
+    """WeCom 微信客服 kf_msg_or_event and some sys events carry no FromUserName."""
+    raw: dict[str, t.Any] = {"ToUserName": "ww", "CreateTime": "1", "MsgType": "event"}
+    raw["Event"] = "kf_msg_or_event"
+    if source is not None:
+        raw["FromUserName"] = source
+    message = Message(raw)
+    assert message.source is None
+    assert message.dispatch_name == "kf_msg_or_event"
 
 
 def test_malformed_message_from_xml() -> None:

@@ -163,7 +163,7 @@ def test_login_round_trip(app: Flask, sandbox: Sandbox) -> None:
     assert issued not in repr(session)
     assert issued not in str(session)
     # it lives in the shared cache under the documented key
-    cache = app.extensions["wechat"].cache
+    cache = app.extensions["wechat"].store
     assert cache.get(session_key_cache_key("default", PLAYER)) == issued
     assert session_key_cache_key("default", PLAYER) == f"wechat:mp_session:default:{PLAYER}"
     (call,) = [c for c in sandbox.calls if c.path == "/sns/jscode2session"]
@@ -382,7 +382,7 @@ def test_published_example_through_the_cache(app: Flask) -> None:
     """decrypt_data uses the stored key and the account's AppID (the key is put
     in place by hand: the sandbox never issued the demo's session_key)."""
     open_id = DEMO_PLAINTEXT["openId"]
-    cache = app.extensions["wechat"].cache
+    cache = app.extensions["wechat"].store
     cache.set(session_key_cache_key("demo", open_id), DEMO_SESSION_KEY, 60)
     assert decrypt_data(open_id, DEMO_ENCRYPTED_DATA, DEMO_IV, account="demo") == DEMO_PLAINTEXT
     cache.set(session_key_cache_key("default", open_id), DEMO_SESSION_KEY, 60)
@@ -424,7 +424,7 @@ def test_verify_raw_data_without_session(app: Flask) -> None:
 
 def test_verify_published_signature(app: Flask) -> None:
     open_id = "oSIGNEDEXAMPLE"
-    cache = app.extensions["wechat"].cache
+    cache = app.extensions["wechat"].store
     cache.set(session_key_cache_key("default", open_id), SIGNED_SESSION_KEY, 60)
     # no exception: WeChat's own example signature matches
     verify_raw_data(open_id, SIGNED_RAW_DATA, SIGNED_SIGNATURE)

@@ -27,16 +27,15 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from flask_wechat import Message, WeChat, signals
 from flask_wechat.crypto import sign
-from flask_wechat.errors import APIError
+from flask_wechat.errors import APIError, PermanentFailure, RelayError
 from flask_wechat.relay import (
     MAX_MEDIA_SIZE,
-    RelayError,
-    forward_task,
+    forward_payload,
     media_signature,
     relay_signature,
 )
 from flask_wechat.sandbox import SANDBOX_APP_ID, RelayPlatform, Sandbox
-from flask_wechat.tasks import InlineRunner, PermanentFailure
+from flask_wechat.tasks import InlineRunner
 from flask_wechat.testing import WeChatTestClient
 
 TOKEN = "relay-callback-token"
@@ -353,16 +352,15 @@ def test_without_a_request_context_media_url_is_left_out(
     message = Message({"MsgType": "voice", "FromUserName": USER, "MediaId": "m-1"})
 
     with app.app_context():
-        task = forward_task(account, message)
+        payload = forward_payload(account, message)
     with app.test_request_context("/", base_url="https://shop.example.com"):
-        in_request = forward_task(account, message)
+        in_request = forward_payload(account, message)
 
-    assert task.kind == "relay_forward"
-    assert "mediaUrl" not in task.payload
-    assert task.payload["msgType"] == "voice"
-    assert in_request.payload["mediaUrl"].startswith(
-        "https://shop.example.com/wechat/relay/media/m-1"
-    )
+    assert payload is not None
+    assert in_request is not None
+    assert "mediaUrl" not in payload
+    assert payload["msgType"] == "voice"
+    assert in_request["mediaUrl"].startswith("https://shop.example.com/wechat/relay/media/m-1")
 
 
 # == platform failures =============================================================
@@ -382,11 +380,11 @@ def test_platform_down_is_retried_then_reported(
     assert all(a["signature_ok"] for a in attempts)
     assert len({a["nonce"] for a in attempts}) == 3  # signed afresh for every attempt
     [failure] = relay.failed.calls
-    assert failure["task"].kind == "relay_forward"
+    assert failure["task"].name == "relay_to_platform"
     assert failure["account"] == "default"
     assert isinstance(failure["exception"], RelayError)
     assert failure["exception"].status == 500
-    assert "could not complete a relay_forward task" in caplog.text
+    assert "could not complete a relay_to_platform task" in caplog.text
     assert RELAY_TOKEN not in caplog.text
     assert relay.forwarded.calls == []
 
@@ -594,7 +592,7 @@ def test_wechat_refusing_the_message_is_reported(relay: Relay) -> None:
 
     assert response.status_code == 200  # the platform did its part
     [failure] = relay.failed.calls
-    assert failure["task"].kind == "relay_deliver"
+    assert failure["task"].name == "relay_to_user"
     assert failure["task"].payload["open_id"] == USER
     assert isinstance(failure["exception"], APIError)
     assert failure["exception"].errcode == 45015

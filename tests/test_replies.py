@@ -305,10 +305,13 @@ def test_customer_service_payload(reply: Reply, expected: dict[str, t.Any]) -> N
     assert reply.to_customer_service(USER) == expected
 
 
-def test_customer_service_news_sends_the_first_article() -> None:
-    payload = NewsReply([_article(1), _article(2), _article(3)]).to_customer_service(USER)
+def test_customer_service_news_carries_exactly_one_article() -> None:
+    payload = NewsReply([_article(1)]).to_customer_service(USER)
     assert payload["msgtype"] == "news"
     assert [a["title"] for a in payload["news"]["articles"]] == ["title1"]
+    # WeChat refuses more (45008); one rule everywhere: refuse, never cut silently.
+    with pytest.raises(ValueError, match="exactly one article"):
+        NewsReply([_article(1), _article(2), _article(3)]).to_customer_service(USER)
 
 
 def test_transfer_has_no_customer_service_form() -> None:

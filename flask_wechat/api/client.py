@@ -11,7 +11,7 @@ import typing as t
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from ..errors import TOKEN_ERRCODES, APIError, api_error
+from ..errors import TOKEN_ERRCODES, ConfigError, TransportError, api_error
 from .customer_service import CustomerServiceAPI
 from .media import MediaAPI
 from .menus import MenuAPI
@@ -24,8 +24,9 @@ from .users import UserAPI
 from .work import WorkAPI
 
 if t.TYPE_CHECKING:
-    from ..cache import SharedCache
     from ..config import Account
+    from ..platform import Platform
+    from ..store import Store
 
 logger = logging.getLogger("flask_wechat")
 
@@ -84,7 +85,7 @@ class Client:
     def __init__(
         self,
         account: Account,
-        cache: SharedCache,
+        store: Store,
         *,
         session: requests.Session | None = None,
         timeout: float | tuple[float, float] = (3.05, 10.0),
@@ -94,6 +95,8 @@ class Client:
         on_token_refresh: t.Callable[[], None] | None = None,
     ) -> None:
         self.account = account
+        #: what this account's platform does differently (token, tickets, sends).
+        self.platform: Platform = account.platform
         self.base_url = account.api_base_url
         self.session = session or requests.Session()
         self.timeout = timeout
@@ -104,11 +107,15 @@ class Client:
         # Identify the credential by AppID and a digest of the secret: WeCom apps
         # of one corp share the CorpID but each has its own Secret and token.
         secret_id = hashlib.sha256((account.app_secret or "").encode()).hexdigest()[:12]
-        prefix = f"wechat:{account.kind}:{account.app_id}:{secret_id}"
+        self._prefix = f"{account.kind}:{account.app_id}:{secret_id}"
+        self._store = store
         self.tokens = CredentialStore(
-            cache, prefix + ":access_token", self._fetch_access_token, on_refresh=on_token_refresh
+            store,
+            self._prefix + ":access_token",
+            self._fetch_access_token,
+            on_refresh=on_token_refresh,
         )
-        self.tickets = CredentialStore(cache, prefix + ":jsapi_ticket", self._fetch_jsapi_ticket)
+        self._tickets: dict[str, CredentialStore] = {}
         # The domain methods, one object per API module.
         self.customer_service = CustomerServiceAPI(self)
         self.templates = TemplateAPI(self)
@@ -134,41 +141,42 @@ class Client:
     @property
     def jsapi_ticket(self) -> str:
         """The JS-SDK ``jsapi_ticket``, shared and refreshed like the access_token."""
-        return self.tickets.get()
+        return self.ticket("jsapi")
+
+    def ticket(self, ticket_type: str = "jsapi") -> str:
+        """A JS-SDK ticket (``"jsapi"``; WeCom also ``"agent_config"``), shared and
+        refreshed like the access_token."""
+        return self.ticket_store(ticket_type).get()
+
+    def ticket_store(self, ticket_type: str = "jsapi") -> CredentialStore:
+        """The shared store of one kind of ticket."""
+        store = self._tickets.get(ticket_type)
+        if store is None:
+
+            def fetch(force: bool) -> tuple[str, float]:
+                return self.platform.fetch_ticket(self, ticket_type)
+
+            store = self._tickets.setdefault(
+                ticket_type,
+                CredentialStore(self._store, f"{self._prefix}:{ticket_type}_ticket", fetch),
+            )
+        return store
+
+    @property
+    def tickets(self) -> CredentialStore:
+        """The shared store of the ``jsapi_ticket``."""
+        return self.ticket_store("jsapi")
 
     def _fetch_access_token(self, force: bool) -> tuple[str, float]:
         account = self.account
-        if not account.app_id or not account.app_secret:
-            what = "CorpID and Secret" if account.kind == "work" else "AppID and AppSecret"
-            raise APIError(-2, f"account {account.name!r} needs its {what} to call the API")
-        if account.kind == "work":
-            params = {"corpid": account.app_id, "corpsecret": account.app_secret}
-            data = self.request("GET", "/cgi-bin/gettoken", params=params, token=False)
-        elif self.stable_token:
-            body = {
-                "grant_type": "client_credential",
-                "appid": account.app_id,
-                "secret": account.app_secret,
-                "force_refresh": force,
-            }
-            data = self.request(
-                "POST", "/cgi-bin/stable_token", json=body, token=False, idempotent=True
-            )
-        else:
-            params = {
-                "grant_type": "client_credential",
-                "appid": account.app_id,
-                "secret": account.app_secret,
-            }
-            data = self.request("GET", "/cgi-bin/token", params=params, token=False)
-        return str(data["access_token"]), float(data.get("expires_in", 7200))
-
-    def _fetch_jsapi_ticket(self, force: bool) -> tuple[str, float]:
-        if self.account.kind == "work":
-            data = self.get("/cgi-bin/get_jsapi_ticket")
-        else:
-            data = self.get("/cgi-bin/ticket/getticket", {"type": "jsapi"})
-        return str(data["ticket"]), float(data.get("expires_in", 7200))
+        for value, name in ((account.app_id, "app_id"), (account.app_secret, "app_secret")):
+            if not value:
+                raise ConfigError(
+                    f"WECHAT_{name.upper()}",
+                    f"account {account.name!r} needs its {self.platform.id_name} and "
+                    f"{self.platform.secret_name} to call the WeChat API",
+                )
+        return self.platform.fetch_access_token(self, force)
 
     def callback_ip(self) -> list[str]:
         """The addresses (IPs and CIDR ranges) WeChat sends callbacks from."""
@@ -239,11 +247,17 @@ class Client:
                     stream=stream,
                 )
             except requests.RequestException as exc:
-                if attempt < self.retries and (idempotent or _never_sent(exc)):
+                never_sent = _never_sent(exc)
+                if attempt < self.retries and (idempotent or never_sent):
                     attempt += 1
                     self._sleep(attempt)
                     continue
-                raise
+                # requests puts the whole URL (secrets, tokens, codes) in its
+                # message: say what happened without it, and drop the chain.
+                raise TransportError(
+                    f"the WeChat API did not answer {method} {path} ({type(exc).__name__})",
+                    may_have_arrived=not never_sent,
+                ) from None
             if response.status_code >= 500 and attempt < self.retries and idempotent:
                 response.close()
                 attempt += 1
@@ -270,7 +284,10 @@ class Client:
         looks_json = "json" in content_type or "text/plain" in content_type
         if stream and not looks_json:
             if response.status_code >= 400:
-                raise APIError(-1, f"HTTP {response.status_code} from WeChat")
+                response.close()
+                raise TransportError(
+                    f"WeChat answered HTTP {response.status_code}", may_have_arrived=True
+                )
             return response
         raw = response.content
         try:
@@ -279,13 +296,18 @@ class Client:
         except (UnicodeDecodeError, ValueError):
             if stream:
                 return response
-            raise APIError(-1, f"HTTP {response.status_code}: not a JSON answer") from None
+            raise TransportError(
+                f"WeChat answered HTTP {response.status_code} with something that is not JSON",
+                may_have_arrived=True,
+            ) from None
         if stream and not (
             isinstance(decoded, dict) and ("errcode" in decoded or "video_url" in decoded)
         ):
             return response  # a downloaded .json/.txt file, not an answer from WeChat
         if response.status_code >= 400 and not _errcode(decoded):
-            raise APIError(-1, f"HTTP {response.status_code} from WeChat")
+            raise TransportError(
+                f"WeChat answered HTTP {response.status_code}", may_have_arrived=True
+            )
         return decoded
 
     def _sleep(self, attempt: int) -> None:

@@ -15,7 +15,7 @@ import pathlib
 import tempfile
 import typing as t
 
-from ..errors import APIError
+from ..errors import TransportError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -204,5 +204,7 @@ class MediaAPI:
         if isinstance(result, dict) and result.get("video_url"):
             result = self.client.request("GET", str(result["video_url"]), token=False, stream=True)
         if isinstance(result, dict):
-            raise APIError(-1, f"WeChat answered JSON instead of the media {media_id!r}")
+            raise TransportError(
+                f"WeChat answered JSON instead of the media {media_id!r}", may_have_arrived=True
+            )
         return MediaDownload(result, media_id)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import quote
 
-from ..config import DEFAULT_API_BASE_URL, WORK_API_BASE_URL
 from ..errors import APIError
 
 if t.TYPE_CHECKING:
@@ -39,7 +38,7 @@ class OAuthAPI:
         Against a non-WeChat ``api_base_url`` (a sandbox) that host serves the page.
         """
         base = self.client.base_url
-        host = AUTHORIZE_HOST if base in (DEFAULT_API_BASE_URL, WORK_API_BASE_URL) else base
+        host = AUTHORIZE_HOST if base == self.client.platform.api_base_url else base
         account = self.client.account
         query = (
             f"appid={quote(account.app_id or '', safe='')}"
@@ -47,8 +46,8 @@ class OAuthAPI:
             f"&response_type=code&scope={quote(scope, safe='')}"
             f"&state={quote(state, safe='')}"
         )
-        if account.kind == "work" and account.agent_id is not None:
-            query += f"&agentid={account.agent_id}"  # WeCom wants the app for private scopes
+        for name, value in self.client.platform.authorize_params(account).items():
+            query += f"&{name}={quote(str(value), safe='')}"
         return f"{host}/connect/oauth2/authorize?{query}#wechat_redirect"
 
     def exchange_code(self, code: str) -> JSON:

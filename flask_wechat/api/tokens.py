@@ -6,30 +6,41 @@ So every process and machine must share one token and exactly one of them may
 refresh it at a time (seed ``wecom-jssdk-and-official-account-api.txt``: "建议公众号
 使用统一的中控服务器来获取和刷新access_token").
 
-The protocol, over any :class:`~flask_wechat.cache.SharedCache`:
+The protocol, over any :class:`~flask_wechat.store.Store`:
 
 * read the cached credential; use it while it is before its refresh time (a margin
   before ``expires_in``) and is not the one a call just saw fail;
-* otherwise take the refresh lock (atomic add with expiry, released only by its
-  owner), read again (someone may have refreshed meanwhile), fetch, store;
-* processes that do not get the lock poll the cache for a bounded time.
+* past the refresh time but still valid: one process takes the refresh lock and
+  refreshes on a background thread, and every request — that one's too — goes on
+  with the old credential; nobody waits;
+* missing or expired: take the refresh lock (atomic add with expiry, released only
+  by its owner), read again (someone may have refreshed meanwhile), fetch, store;
+  processes that do not get the lock poll the store for a bounded time;
+* the store unreachable: :class:`~flask_wechat.errors.TokenUnavailable` at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
+import threading
 import time
 import typing as t
 
-from ..errors import TokenUnavailable
+from ..errors import StoreUnavailable, TokenUnavailable
 
 if t.TYPE_CHECKING:
-    from ..cache import SharedCache
+    from ..store import Store
+
+logger = logging.getLogger("flask_wechat")
 
 #: Fetches a credential from WeChat: returns ``(value, expires_in)``.
 Fetcher = t.Callable[[bool], tuple[str, float]]
 
 _POLL_INTERVAL = 0.05
+#: After a failed background refresh, this process waits this long before the next.
+_RETRY_AFTER = 5.0
 
 
 class Credential(t.NamedTuple):
@@ -53,7 +64,7 @@ class CredentialStore:
 
     def __init__(
         self,
-        cache: SharedCache,
+        cache: Store,
         key: str,
         fetch: Fetcher,
         *,
@@ -70,20 +81,58 @@ class CredentialStore:
         self.lock_timeout = lock_timeout
         self.wait = wait
         self.on_refresh = on_refresh
+        self._next_background = 0.0
+        self._background_lock = threading.Lock()
 
     def peek(self) -> Credential | None:
         """The cached credential, fresh or not, without fetching."""
-        value = self.cache.get(self.key)
+        try:
+            value = self.cache.get(self.key)
+        except StoreUnavailable as exc:
+            raise TokenUnavailable(f"the shared store is unavailable: {exc}") from None
         if isinstance(value, (tuple, list)) and len(value) == 4:
-            return Credential(*value)
+            return Credential(str(value[0]), *map(float, value[1:]))
         return None
 
     def get(self) -> str:
-        """A valid credential: the cached one, or a fresh one."""
+        """A valid credential: the cached one (refreshed in the background once it
+        nears its end), or a fresh one."""
         current = self.peek()
-        if current is not None and time.time() < current.refresh_at:
-            return current.value
+        if current is not None:
+            now = time.time()
+            if now < current.refresh_at:
+                return current.value
+            if now < current.expires_at - 1:
+                self._refresh_in_background()
+                return current.value
         return self.refresh()
+
+    def _refresh_in_background(self) -> None:
+        """Start one refresh on a thread, if no process is refreshing already."""
+        now = time.monotonic()
+        with self._background_lock:
+            if now < self._next_background:
+                return
+            self._next_background = now + _RETRY_AFTER
+        owner = secrets.token_hex(8)
+        try:
+            if not self.cache.add(self.lock_key, owner, self.lock_timeout):
+                return  # another process is refreshing
+        except StoreUnavailable:
+            return
+
+        def run() -> None:
+            try:
+                current = self.peek()
+                if current is None or time.time() >= current.refresh_at:
+                    self._fetch_and_store(False)
+            except Exception as exc:
+                logger.warning("a background refresh of %s failed: %s", self.key, exc)
+            finally:
+                with contextlib.suppress(StoreUnavailable):
+                    self.cache.delete_if_equal(self.lock_key, owner)
+
+        threading.Thread(target=run, name="flask_wechat-refresh", daemon=True).start()
 
     def refresh(self, failed: str | None = None, *, force: bool = False) -> str:
         """Make sure the cache holds a good credential and return it.
@@ -101,14 +150,19 @@ class CredentialStore:
             current = self.peek()
             if self._usable(current, failed, started if force else None):
                 return t.cast(Credential, current).value
-            if self.cache.add(self.lock_key, owner, self.lock_timeout):
+            try:
+                locked = self.cache.add(self.lock_key, owner, self.lock_timeout)
+            except StoreUnavailable as exc:
+                raise TokenUnavailable(f"the shared store is unavailable: {exc}") from None
+            if locked:
                 try:
                     current = self.peek()  # double-checked: refreshed while we queued?
                     if self._usable(current, failed, started if force else None):
                         return t.cast(Credential, current).value
                     return self._fetch_and_store(force)
                 finally:
-                    self.cache.delete_if_equal(self.lock_key, owner)
+                    with contextlib.suppress(StoreUnavailable):  # it expires on its own
+                        self.cache.delete_if_equal(self.lock_key, owner)
             if time.monotonic() >= deadline:
                 raise TokenUnavailable(
                     f"no fresh credential for {self.key!r} within {self.wait:g}s; "
@@ -121,7 +175,7 @@ class CredentialStore:
         current = self.peek()
         if current is None or current.value != failed:
             return False
-        return self.cache.delete_if_equal(self.key, tuple(current))
+        return self.cache.delete_if_equal(self.key, list(current))
 
     def _usable(
         self, current: Credential | None, failed: str | None, issued_after: float | None
@@ -144,7 +198,7 @@ class CredentialStore:
         # A credential issued after ours (a lock that expired under a slow fetch)
         # is newer: never overwrite it with an older one.
         if latest is None or latest.issued_at <= issued_at:
-            self.cache.set(self.key, tuple(record), expires_in)
+            self.cache.set(self.key, list(record), expires_in)
         else:
             value = latest.value
         if self.on_refresh is not None:

@@ -1,7 +1,8 @@
-"""The callback blueprint: one URL per configured account, one module per platform.
+"""The platforms, and the blueprint that mounts their callbacks.
 
-``mp`` (Official Account), ``miniprogram`` and ``work`` (WeCom) each live in a
-module of their own; what they share is :class:`flask_wechat.callback.Callback`.
+:data:`PLATFORMS` is the one table of ``WECHAT_KIND`` → platform descriptor
+(:class:`flask_wechat.platform.Platform`); each platform lives in its own module
+here, with its callback. Adding a platform is a new module and one line below.
 """
 
 from __future__ import annotations
@@ -10,27 +11,19 @@ import typing as t
 
 from flask import Blueprint, Response, current_app, request
 
-from ..relay import add_relay_routes
-from .miniprogram import MiniProgramCallback
-from .mp import OfficialAccountCallback
-from .work import WorkCallback
+from .miniprogram import MiniProgram
+from .mp import OfficialAccount
+from .relay import add_relay_routes
+from .work import WeCom
 
 if t.TYPE_CHECKING:
-    from ..callback import Callback
-    from ..config import Account
+    from ..platform import Platform
     from ..state import WeChatState
 
-#: The callback class of each ``WECHAT_KIND``.
-CALLBACKS: dict[str, type[Callback]] = {
-    "mp": OfficialAccountCallback,
-    "miniprogram": MiniProgramCallback,
-    "work": WorkCallback,
+#: ``WECHAT_KIND`` → what that kind of account does differently.
+PLATFORMS: dict[str, Platform] = {
+    platform.kind: platform for platform in (OfficialAccount(), MiniProgram(), WeCom())
 }
-
-
-def make_callback(state: WeChatState, account: Account) -> Callback:
-    """Build the callback endpoint of ``account``, by its kind."""
-    return CALLBACKS[account.kind](state, account)
 
 
 def _view(account_name: str) -> t.Callable[[], Response]:
@@ -45,29 +38,25 @@ def _view(account_name: str) -> t.Callable[[], Response]:
     return callback
 
 
-def make_blueprint(state: WeChatState) -> Blueprint:
-    """A blueprint named ``wechat`` with every account's callback URL.
+def make_blueprint(
+    state: WeChatState, name: str = "wechat", url_prefix: str | None = None
+) -> Blueprint:
+    """A blueprint with every account's callback URL (and relay endpoints).
 
-    Endpoints are ``wechat.callback_<account>`` (``url_for("wechat.callback_default")``).
-    Views find their account through ``current_app``, so one blueprint per app
-    and nothing per request is kept on it.
+    Endpoints are ``<name>.callback_<account>`` (``url_for("wechat.callback_default")``).
+    Views find their account through ``current_app``, so nothing per request is
+    kept on the blueprint.
     """
-    blueprint = Blueprint("wechat", __name__)
+    blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
     for account in state.accounts.values():
-        if account.callback_url is None:
-            continue
-        state.callbacks[account.name] = make_callback(state, account)
-        blueprint.add_url_rule(
-            account.callback_url,
-            endpoint=f"callback_{account.name}",
-            view_func=_view(account.name),
-            methods=["GET", "POST"],
-            strict_slashes=False,
-        )
-
-    # -- customer-service relay (7moor): agent replies and the media proxy -----------
-    # (flask_wechat/relay.py; endpoints wechat.relay_<account>, wechat.relay_media_<account>)
-    for account in state.accounts.values():
+        if account.callback_url is not None:
+            blueprint.add_url_rule(
+                account.callback_url,
+                endpoint=f"callback_{account.name}",
+                view_func=_view(account.name),
+                methods=["GET", "POST"],
+                strict_slashes=False,
+            )
         if account.relay_url:
             add_relay_routes(blueprint, account)
     return blueprint

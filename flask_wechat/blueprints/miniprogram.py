@@ -13,33 +13,62 @@ only as the answer (转发客服消息), in the account's format.
 
 from __future__ import annotations
 
-import json
 import typing as t
 
-from ..callback import Inbound
-from ..dedup import Answer
 from ..parsing import parse_json, parse_xml
+from ..platform import Platform
 from .mp import OfficialAccountCallback
 
 if t.TYPE_CHECKING:
-    from ..messages import Message
+    from ..callback import Callback
+    from ..config import Account
+    from ..crypto import MessageCrypto
     from ..parsing import Fields
-    from ..replies import Reply
+    from ..platform import Query
+    from ..state import WeChatState
 
 
 class MiniProgramCallback(OfficialAccountCallback):
     """The customer-service message endpoint of a Mini Program or Mini Game."""
 
-    passive_replies = False
-
     def parse(self, body: bytes) -> Fields:
         """JSON or XML, as the account is configured (``WECHAT_FORMAT``)."""
         return parse_json(body) if self.account.format == "json" else parse_xml(body)
 
-    def deliver(self, message: Message, reply: Reply, inbound: Inbound) -> Answer:
-        if self.account.format != "json":
-            return super().deliver(message, reply, inbound)
-        body = json.dumps(reply.to_dict(message.source, message.target), ensure_ascii=False)
-        if inbound.encrypted and self.crypto is not None:
-            return Answer(self.crypto.seal(body).to_json().encode(), "application/json")
-        return Answer(body.encode(), "application/json")
+
+class MiniProgram(Platform):
+    """Mini Programs and Mini Games (``WECHAT_KIND = "miniprogram"``)."""
+
+    kind = "miniprogram"
+    title = "Mini Program (小程序/小游戏)"
+    formats = ("xml", "json")
+    passive_replies = False
+
+    def callback(self, state: WeChatState, account: Account) -> Callback:
+        return MiniProgramCallback(state, account)
+
+    def build_request(
+        self,
+        fields: t.Mapping[str, t.Any],
+        body: bytes,
+        *,
+        account: Account,
+        crypto: MessageCrypto | None,
+        mode: str,
+        timestamp: str,
+        nonce: str,
+        serialise: t.Callable[[t.Mapping[str, t.Any]], bytes],
+    ) -> tuple[bytes, Query]:
+        # Mini program pushes carry no ``openid`` in the query.
+        body, query = super().build_request(
+            fields,
+            body,
+            account=account,
+            crypto=crypto,
+            mode=mode,
+            timestamp=timestamp,
+            nonce=nonce,
+            serialise=serialise,
+        )
+        query.pop("openid", None)
+        return body, query

@@ -8,21 +8,26 @@
 * POST safe mode: as compatible, but the body is only ``ToUserName`` + ``Encrypt``.
 
 Encrypted requests get encrypted replies, plaintext requests plaintext ones.
+The Official Account is also the base :class:`~flask_wechat.platform.Platform`:
+its API (``api.weixin.qq.com``, ``/cgi-bin/token``, the customer-service API).
 """
 
 from __future__ import annotations
 
 import typing as t
 
-from ..callback import Callback, Inbound
+from ..callback import Callback, Inbound, digest
 from ..crypto import check_signature
 from ..errors import DecryptError
 from ..parsing import parse_xml
+from ..platform import Platform
 
 if t.TYPE_CHECKING:
     from werkzeug.datastructures import MultiDict
 
+    from ..config import Account
     from ..parsing import Fields
+    from ..state import WeChatState
 
 
 class OfficialAccountCallback(Callback):
@@ -38,23 +43,16 @@ class OfficialAccountCallback(Callback):
         return args.get("echostr", "")
 
     def open(self, body: bytes, args: MultiDict[str, str]) -> Inbound:
-        return self.open_fields(self.parse(body), args)
-
-    def parse(self, body: bytes) -> Fields:
-        """Parse the body; XML for Official Accounts."""
-        return parse_xml(body)
-
-    def open_fields(self, fields: Fields, args: MultiDict[str, str]) -> Inbound:
-        """Verify the parsed envelope and decrypt it when encrypted."""
         token = self.account.token or ""
         timestamp = args.get("timestamp", "")
         nonce = args.get("nonce", "")
+        fields = self.parse(body)
         encrypted = args.get("encrypt_type", "").lower() == "aes" or (
             "msg_signature" in args and "Encrypt" in fields
         )
         if not encrypted:
             check_signature(args.get("signature"), token, timestamp, nonce)
-            return Inbound(fields, encrypted=False)
+            return Inbound(fields, False, digest(body), timestamp, nonce)
         if self.crypto is None:
             raise DecryptError("encrypted message, but no EncodingAESKey is configured")
         if "signature" in args:  # WeChat sends it in every mode; when present it must hold
@@ -63,4 +61,18 @@ class OfficialAccountCallback(Callback):
         if not isinstance(encrypt, str) or not encrypt:
             raise DecryptError("encrypted message without an Encrypt field")
         plaintext = self.crypto.open(encrypt, args.get("msg_signature"), timestamp, nonce)
-        return Inbound(self.parse(plaintext), encrypted=True)
+        return Inbound(self.parse(plaintext), True, digest(plaintext), timestamp, nonce)
+
+    def parse(self, body: bytes) -> Fields:
+        """Parse the body; XML for Official Accounts."""
+        return parse_xml(body)
+
+
+class OfficialAccount(Platform):
+    """The Official Account platform (``WECHAT_KIND = "mp"``)."""
+
+    kind = "mp"
+    title = "Official Account (公众号)"
+
+    def callback(self, state: WeChatState, account: Account) -> Callback:
+        return OfficialAccountCallback(state, account)

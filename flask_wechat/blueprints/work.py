@@ -1,24 +1,37 @@
-"""WeCom (企业微信) application callbacks: always encrypted.
+"""WeCom (企业微信) applications: callbacks always encrypted, their own API host.
 
 Seed ``wecom-callback-mode-crypto.txt``: the GET verification carries an
 *encrypted* ``echostr`` signed into ``msg_signature`` (token, timestamp, nonce,
 echostr); the answer is the decrypted echostr, exactly. POSTs carry
 ``<ToUserName/><AgentID/><Encrypt/>``; the receive id inside is the CorpID.
 Passive replies are encrypted XML, as for Official Accounts.
+
+The API (``qyapi.weixin.qq.com``) differs too: the access_token comes from
+``/cgi-bin/gettoken`` with the CorpID and the app's Secret, replies outside the
+answer are application messages from the AgentID, menus belong to an agent, the
+JS-SDK has a second ticket for ``wx.agentConfig``, and OAuth resolves a ``code``
+to a member's ``UserId``.
 """
 
 from __future__ import annotations
 
 import typing as t
 
-from ..callback import Callback, Inbound
-from ..errors import DecryptError
+from ..callback import Callback, Inbound, digest
+from ..crypto import sign
+from ..errors import ConfigError, DecryptError
 from ..parsing import parse_xml
+from ..platform import Platform, SignIn
 
 if t.TYPE_CHECKING:
     from werkzeug.datastructures import MultiDict
 
+    from ..api import Client
+    from ..config import Account
     from ..crypto import MessageCrypto
+    from ..platform import Query
+    from ..replies import Reply
+    from ..state import WeChatState
 
 
 class WorkCallback(Callback):
@@ -44,7 +57,118 @@ class WorkCallback(Callback):
         encrypt = envelope.get("Encrypt")
         if not isinstance(encrypt, str) or not encrypt:
             raise DecryptError("WeCom message without an Encrypt field")
-        plaintext = self._crypto().open(
-            encrypt, args.get("msg_signature"), args.get("timestamp", ""), args.get("nonce", "")
+        timestamp = args.get("timestamp", "")
+        nonce = args.get("nonce", "")
+        plaintext = self._crypto().open(encrypt, args.get("msg_signature"), timestamp, nonce)
+        return Inbound(parse_xml(plaintext), True, digest(plaintext), timestamp, nonce)
+
+
+def _agent_id(account: Account) -> int:
+    if account.agent_id is None:
+        raise ConfigError(
+            "WECHAT_AGENT_ID", f"WeCom account {account.name!r} needs its AgentID for this call"
         )
-        return Inbound(parse_xml(plaintext), encrypted=True)
+    return account.agent_id
+
+
+class WeCom(Platform):
+    """WeCom applications (``WECHAT_KIND = "work"``)."""
+
+    kind = "work"
+    title = "WeCom (企业微信)"
+    api_base_url = "https://qyapi.weixin.qq.com"
+    id_name = "CorpID"
+    secret_name = "Secret"  # noqa: S105 - a name, not a secret
+    always_encrypted = True
+    modes = ("safe",)
+
+    def callback(self, state: WeChatState, account: Account) -> Callback:
+        return WorkCallback(state, account)
+
+    def fetch_access_token(self, client: Client, force: bool) -> tuple[str, float]:
+        params = {"corpid": client.account.app_id, "corpsecret": client.account.app_secret}
+        data = client.request("GET", "/cgi-bin/gettoken", params=params, token=False)
+        return str(data["access_token"]), float(data.get("expires_in", 7200))
+
+    def fetch_ticket(self, client: Client, ticket_type: str) -> tuple[str, float]:
+        if ticket_type == "jsapi":  # the corp's ticket, for wx.config
+            data = client.get("/cgi-bin/get_jsapi_ticket")
+        elif ticket_type == "agent_config":  # the app's ticket, for wx.agentConfig
+            data = client.get("/cgi-bin/ticket/get", {"type": "agent_config"})
+        else:
+            raise ValueError(f"WeCom has no {ticket_type!r} ticket")
+        return str(data["ticket"]), float(data.get("expires_in", 7200))
+
+    def send_reply(self, client: Client, to_user: str, reply: Reply) -> None:
+        message = reply.to_customer_service(to_user)
+        message["agentid"] = _agent_id(client.account)
+        client.post("/cgi-bin/message/send", message)
+
+    def menu_params(self, account: Account) -> dict[str, t.Any]:
+        return {"agentid": _agent_id(account)}
+
+    def authorize_params(self, account: Account) -> dict[str, t.Any]:
+        # WeCom wants the app for snsapi_privateinfo, and accepts it always.
+        return {} if account.agent_id is None else {"agentid": account.agent_id}
+
+    def sign_in(self, client: Client, code: str, scope: str) -> SignIn:
+        info = client.work.get_user_info(code)
+        return SignIn(
+            info.get("OpenId") or info.get("openid"),
+            None,
+            info.get("UserId") or info.get("userid"),
+            scope,
+            None,
+        )
+
+    def jssdk_extra(self, account: Account) -> dict[str, t.Any]:
+        return {"beta": True}  # needed for wx.invoke style APIs
+
+    def target(self, account: Account, original_id: str) -> str:
+        return account.app_id or original_id  # WeCom messages are addressed to the CorpID
+
+    def extra_fields(self, account: Account) -> dict[str, t.Any]:
+        return {} if account.agent_id is None else {"AgentID": account.agent_id}
+
+    def build_request(
+        self,
+        fields: t.Mapping[str, t.Any],
+        body: bytes,
+        *,
+        account: Account,
+        crypto: MessageCrypto | None,
+        mode: str,
+        timestamp: str,
+        nonce: str,
+        serialise: t.Callable[[t.Mapping[str, t.Any]], bytes],
+    ) -> tuple[bytes, Query]:
+        if crypto is None:
+            raise ValueError("WeCom callbacks are always encrypted")
+        sealed = crypto.seal(body, timestamp, nonce)
+        envelope = {
+            "ToUserName": fields.get("ToUserName", account.app_id),
+            "Encrypt": sealed.encrypt,
+            "AgentID": fields.get("AgentID", account.agent_id),
+        }
+        query = {"msg_signature": sealed.msg_signature, "timestamp": timestamp, "nonce": nonce}
+        return serialise(envelope), query
+
+    def build_verification(
+        self,
+        echostr: str,
+        *,
+        account: Account,
+        crypto: MessageCrypto | None,
+        timestamp: str,
+        nonce: str,
+    ) -> Query:
+        if crypto is None:
+            raise ValueError("WeCom callbacks are always encrypted")
+        # WeCom sends the echostr encrypted and expects the plaintext back.
+        encrypted = crypto.encrypt_raw(echostr)
+        return {
+            "msg_signature": sign(account.token or "", timestamp, nonce, encrypted),
+            "timestamp": timestamp,
+            "nonce": nonce,
+            "echostr": encrypted,
+        }

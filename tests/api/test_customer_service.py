@@ -109,9 +109,12 @@ def test_send_other_types(client: Client, sandbox: Sandbox) -> None:
 
 def test_send_reply(client: Client, sandbox: Sandbox) -> None:
     client.customer_service.send_reply(USER, TextReply(content="from a handler"))
-    client.customer_service.send_reply(USER, NewsReply([Article("one"), Article("two")]))
+    client.customer_service.send_reply(USER, NewsReply([Article("one")]))
+    with pytest.raises(ValueError, match="exactly one article"):
+        client.customer_service.send_reply(USER, NewsReply([Article("one"), Article("two")]))
     assert sandbox.sent[0]["text"] == {"content": "from a handler"}
     assert sandbox.sent[1]["news"] == {"articles": [{"title": "one"}]}
+    assert len(sandbox.sent) == 2
 
 
 def test_send_reply_without_customer_service_form(client: Client, sandbox: Sandbox) -> None:

@@ -6,7 +6,7 @@ import typing as t
 
 import pytest
 
-from flask_wechat.errors import APIError
+from flask_wechat.errors import APIError, TransportError
 from flask_wechat.sandbox import SANDBOX_OPENID
 
 from .conftest import posted
@@ -29,7 +29,7 @@ def test_industry(client: Client, sandbox: Sandbox) -> None:
 def test_send_retry_safe_only_with_client_msg_id(client: Client, sandbox: Sandbox) -> None:
     template_id = client.templates.add("TM00015")
     sandbox.fail("/cgi-bin/message/template/send", 0, status=502)
-    with pytest.raises(APIError):
+    with pytest.raises(TransportError):
         client.templates.send(SANDBOX_OPENID, template_id, {"first": "x"})
     assert sandbox.sent == []
     sandbox.fail("/cgi-bin/message/template/send", 0, status=502)

@@ -18,7 +18,6 @@ import redis
 
 from flask_wechat import signals
 from flask_wechat.api.tokens import CredentialStore
-from flask_wechat.cache import shared_cache
 from flask_wechat.errors import AccessTokenExpired, APIError, QuotaExceeded
 from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_APP_SECRET
 
@@ -48,8 +47,8 @@ def app_client(redis_url: str, sandbox: Sandbox, **config: t.Any) -> Iterator[tu
 
 
 def redis_key(key: str) -> str:
-    """The Redis key the cache stores ``key`` under (see ``CACHE_KEY_PREFIX``)."""
-    return "fwtest:" + key
+    """The Redis key the shared store keeps ``key`` under."""
+    return "wechat:" + key
 
 
 def collect(results: Queue[Report], count: int) -> list[Report]:
@@ -299,7 +298,7 @@ def test_stale_lock_of_a_dead_owner_expires(redis_db: str, sandbox: Sandbox) -> 
 
     app, _ = build_app(redis_db, sandbox.url)
     store = CredentialStore(
-        shared_cache(_cache_of(app), app),
+        app.extensions["wechat"].store,
         "test:credential",
         fetch,
         lock_timeout=1,

@@ -279,13 +279,13 @@ SENT_LOCATION = {
 
 EVENT_CASES: list[tuple[str, str, str, Fields, Fields]] = [
     # (id, Event as WeChat spells it, handler name, fields, attributes the handler sees)
-    ("subscribe", "subscribe", "subscribe", {}, {"event_key": None, "scene": None}),
+    ("subscribe", "subscribe", "subscribe", {}, {"event_key": None, "qr_scene": None}),
     (
         "subscribe-qrscene",
         "subscribe",
         "subscribe",
         {"EventKey": "qrscene_123123", "Ticket": "TICKET"},
-        {"event_key": "qrscene_123123", "ticket": "TICKET", "scene": "123123"},
+        {"event_key": "qrscene_123123", "ticket": "TICKET", "qr_scene": "123123"},
     ),
     ("unsubscribe", "unsubscribe", "unsubscribe", {}, {"event_key": None}),
     (
@@ -293,7 +293,7 @@ EVENT_CASES: list[tuple[str, str, str, Fields, Fields]] = [
         "SCAN",
         "scan",
         {"EventKey": "123123", "Ticket": "TICKET"},
-        {"event_key": "123123", "ticket": "TICKET", "scene": "123123"},
+        {"event_key": "123123", "ticket": "TICKET", "qr_scene": "123123"},
     ),
     (
         "location-event",
@@ -403,7 +403,7 @@ def test_event_round_trip(
     @wechat.on(name)
     def handle(message: Message) -> TextReply:
         seen.append(message)
-        return TextReply(f"{message.kind} handled")
+        return TextReply(f"{message.dispatch_name} handled")
 
     sent = client.event_message(event, **fields)
     result = client.send(sent)
@@ -417,7 +417,7 @@ def test_event_round_trip(
     assert message.type == "event"
     assert message.is_event is True
     assert message.event == event.lower()
-    assert message.kind == name
+    assert message.dispatch_name == name
     assert message.source == DEFAULT_USER
     assert message.target == DEFAULT_ORIGINAL_ID
     assert message.create_time == sent["CreateTime"]
@@ -469,7 +469,7 @@ def test_unknown_types_still_reach_handlers(
 
     def handle(message: Message) -> str:
         seen.append(message)
-        return f"{registration} took {message.kind}"
+        return f"{registration} took {message.dispatch_name}"
 
     if registration == "named":
         wechat.on(name)(handle)
@@ -486,7 +486,7 @@ def test_unknown_types_still_reach_handlers(
 
     assert result.content == f"{registration} took {name}"
     [message] = seen
-    assert message.kind == name
+    assert message.dispatch_name == name
     assert message.type == ("event" if kind == "event" else name)
     assert message.raw == stringify(sent)
     # Every field is an attribute, nested ones too, whatever the type.
@@ -1076,7 +1076,7 @@ def test_message_received_for_every_verified_message(mode_client: ModeClient) ->
         client.send(client.message("image", MediaId="m"))
     assert [call["sender"] for call in received.calls] == [client.app] * 3
     assert [call["account"] for call in received.calls] == ["default"] * 3
-    assert [message.kind for message in received.messages] == ["text", "click", "image"]
+    assert [message.dispatch_name for message in received.messages] == ["text", "click", "image"]
 
 
 TYPE_SIGNAL_CASES: list[tuple[str, t.Any, t.Callable[[WeChatTestClient], object], str]] = [
@@ -1121,7 +1121,7 @@ def test_type_signals(
         client.send(client.message("voice", MediaId="other"))  # some other type first
         send(client)
     assert [(call["sender"], call["account"]) for call in got.calls] == [(app, "default")]
-    assert got.messages[0].kind == name
+    assert got.messages[0].dispatch_name == name
 
 
 def test_signal_for_is_case_insensitive_and_stable() -> None:
@@ -1528,7 +1528,7 @@ def fuzz_app(request: pytest.FixtureRequest) -> Flask:
 
     @wechat.on()
     def echo(message: Message) -> t.Any:
-        _ = (message.kind, message.source, message.id, message.event_key, message.raw)
+        _ = (message.dispatch_name, message.source, message.id, message.event_key, message.raw)
         return message.raw.get("Content")  # a str, None, or nonsense (a dict/list)
 
     return app

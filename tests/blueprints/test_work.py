@@ -825,7 +825,7 @@ def test_event_round_trip(
     @work.wechat.on(name)
     def handle(message: Message) -> str:
         seen.append(message)
-        return f"{message.kind} handled"
+        return f"{message.dispatch_name} handled"
 
     work.wechat.on()(lambda message: "the default handler must not answer")
 
@@ -838,7 +838,7 @@ def test_event_round_trip(
     assert message.type == "event"
     assert message.is_event is True
     assert message.event == event.lower()
-    assert message.kind == name
+    assert message.dispatch_name == name
     assert message.source == USER
     assert message.target == SANDBOX_CORP_ID
     assert message.agent_id == str(AGENT_ID)
@@ -926,7 +926,7 @@ def test_change_contact(work: Work, change_type: str, fields: Fields, attributes
 
     assert (result.status_code, result.text) == (200, "success")
     [message] = seen
-    assert message.kind == "change_contact"
+    assert message.dispatch_name == "change_contact"
     assert message.event == "change_contact"
     assert message.change_type == change_type
     for attribute, value in attributes.items():

@@ -1,0 +1,360 @@
+"""The shared store: where dedup claims, replay guards, tokens, locks and cursors live.
+
+A small interface (:class:`Store`: ``get``/``set``/``add``/``delete``, a
+compare-and-delete for locks, and :meth:`Store.claim` for callbacks) with three
+back-ends:
+
+* :class:`MemoryStore` — a dict with expiry times in this process (the default;
+  right for one process);
+* :class:`RedisStore` — redis-py directly: JSON values, ``SET NX PX`` and one
+  Lua script, so a callback claims its message in one round trip; shared by every
+  process and machine;
+* :class:`CacheStore` — any other flask-caching back-end (memcached, files…),
+  through its own ``add``.
+
+:func:`make_store` picks one for an app: ``WECHAT_REDIS_URL``, else the Redis
+behind the site's flask-caching configuration, else memory.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import typing as t
+
+from .errors import ConfigError, StoreUnavailable
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+
+    from .config import AppSettings
+
+#: What :meth:`Store.claim` found: ``"new"`` (this delivery runs the handler),
+#: ``"duplicate"`` (a retry: ``value`` is what the first one stored), or
+#: ``"replayed"`` (the guard holds another value: a forgery).
+ClaimStatus = t.Literal["new", "duplicate", "replayed"]
+
+
+class Claim(t.NamedTuple):
+    """The outcome of :meth:`Store.claim`."""
+
+    status: ClaimStatus
+    value: t.Any = None
+
+
+class Guard(t.NamedTuple):
+    """A value ``key`` must keep for ``ttl`` seconds once first stored."""
+
+    key: str
+    value: str
+    ttl: float
+
+
+class Store:
+    """The interface; values are JSON-compatible (str, numbers, lists, dicts)."""
+
+    #: whether other processes see the same entries.
+    is_shared: t.ClassVar[bool] = True
+
+    def get(self, key: str) -> t.Any:
+        """The value of ``key``, or ``None``."""
+        raise NotImplementedError
+
+    def set(self, key: str, value: t.Any, ttl: float) -> None:
+        """Store ``value`` for ``ttl`` seconds."""
+        raise NotImplementedError
+
+    def add(self, key: str, value: t.Any, ttl: float) -> bool:
+        """Store ``value`` unless ``key`` exists, atomically; whether it was stored."""
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:
+        """Forget ``key``."""
+        raise NotImplementedError
+
+    def delete_if_equal(self, key: str, value: t.Any) -> bool:
+        """Delete ``key`` only while it holds ``value`` (release a lock one owns)."""
+        raise NotImplementedError
+
+    def claim(self, key: str, value: t.Any, ttl: float, guard: Guard | None = None) -> Claim:
+        """Claim ``key`` for one delivery of a callback, atomically.
+
+        With a ``guard`` (the request's timestamp and nonce → a digest of what it
+        carried): a guard holding another value means ``"replayed"``; one holding
+        the same value means the very same request came again, a ``"duplicate"``
+        even after ``key`` expired. Otherwise ``key`` is added with ``value``
+        (``"new"``), or is there already (``"duplicate"`` with its value). A
+        ``ttl`` of 0 claims nothing but the guard.
+        """
+        if guard is not None:
+            seen = self.get(guard.key)
+            if seen is None:
+                self.set(guard.key, guard.value, guard.ttl)
+            elif seen != guard.value:
+                return Claim("replayed")
+            else:
+                return Claim("duplicate", self.get(key) if ttl else None)
+        if not ttl or self.add(key, value, ttl):
+            return Claim("new")
+        return Claim("duplicate", self.get(key))
+
+
+class MemoryStore(Store):
+    """Entries in this process, with expiry; one lock, no serialisation."""
+
+    is_shared = False
+    _SWEEP_INTERVAL = 5.0
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, t.Any]] = {}
+        self._lock = threading.Lock()
+        self._next_sweep = time.monotonic() + self._SWEEP_INTERVAL
+
+    def _live(self, key: str, now: float) -> tuple[float, t.Any] | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] <= now:
+            del self._entries[key]
+            return None
+        return entry
+
+    def _sweep(self, now: float) -> None:
+        if now >= self._next_sweep:
+            self._next_sweep = now + self._SWEEP_INTERVAL
+            for key in [k for k, (expires, _) in self._entries.items() if expires <= now]:
+                del self._entries[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str) -> t.Any:
+        with self._lock:
+            entry = self._live(key, time.monotonic())
+        return None if entry is None else entry[1]
+
+    def set(self, key: str, value: t.Any, ttl: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._sweep(now)
+            self._entries[key] = (now + ttl, value)
+
+    def add(self, key: str, value: t.Any, ttl: float) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            self._sweep(now)
+            if self._live(key, now) is not None:
+                return False
+            self._entries[key] = (now + ttl, value)
+            return True
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def delete_if_equal(self, key: str, value: t.Any) -> bool:
+        with self._lock:
+            entry = self._live(key, time.monotonic())
+            if entry is None or entry[1] != value:
+                return False
+            del self._entries[key]
+            return True
+
+    def claim(self, key: str, value: t.Any, ttl: float, guard: Guard | None = None) -> Claim:
+        now = time.monotonic()
+        with self._lock:
+            self._sweep(now)
+            if guard is not None:
+                seen = self._live(guard.key, now)
+                if seen is None:
+                    self._entries[guard.key] = (now + guard.ttl, guard.value)
+                elif seen[1] != guard.value:
+                    return Claim("replayed")
+                else:
+                    entry = self._live(key, now) if ttl else None
+                    return Claim("duplicate", None if entry is None else entry[1])
+            if not ttl:
+                return Claim("new")
+            entry = self._live(key, now)
+            if entry is not None:
+                return Claim("duplicate", entry[1])
+            self._entries[key] = (now + ttl, value)
+            return Claim("new")
+
+
+# KEYS[1] the claim, KEYS[2] the guard (optional); ARGV: value, ttl ms, guard value,
+# guard ttl ms. One round trip for the whole of Store.claim.
+_CLAIM = """
+if #KEYS > 1 then
+  local seen = redis.call('GET', KEYS[2])
+  if not seen then
+    redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+  elseif seen ~= ARGV[3] then
+    return {'replayed'}
+  elseif ARGV[2] == '0' then
+    return {'duplicate'}
+  else
+    return {'duplicate', redis.call('GET', KEYS[1])}
+  end
+end
+if ARGV[2] == '0' or redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {'new'}
+end
+return {'duplicate', redis.call('GET', KEYS[1])}
+"""
+
+_DELETE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+def _dumps(value: t.Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _loads(raw: bytes | None) -> t.Any:
+    return None if raw is None else json.loads(raw)
+
+
+class RedisStore(Store):
+    """The store in Redis, through redis-py (a connection pool per process).
+
+    :param client: a ``redis.Redis`` (or a Sentinel master, or a ``RedisCluster``:
+        every key of one claim shares a hash tag).
+    :param prefix: prepended to every key.
+    """
+
+    def __init__(self, client: t.Any, prefix: str = "wechat:") -> None:
+        import redis  # noqa: PLC0415 - an optional dependency, needed only here
+
+        self.redis = client
+        self.prefix = prefix
+        self._errors = (redis.RedisError, OSError)
+        self._claim = client.register_script(_CLAIM)
+        self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "wechat:") -> RedisStore:
+        """A store on the Redis at ``url`` (short timeouts: an outage fails fast)."""
+        import redis  # noqa: PLC0415 - an optional dependency, needed only here
+
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=30
+        )
+        return cls(client, prefix)
+
+    def _call(self, func: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
+        try:
+            return func(*args, **kwargs)
+        except self._errors as exc:
+            raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
+
+    def get(self, key: str) -> t.Any:
+        return _loads(self._call(self.redis.get, self.prefix + key))
+
+    def set(self, key: str, value: t.Any, ttl: float) -> None:
+        self._call(self.redis.set, self.prefix + key, _dumps(value), px=_ms(ttl))
+
+    def add(self, key: str, value: t.Any, ttl: float) -> bool:
+        return bool(
+            self._call(self.redis.set, self.prefix + key, _dumps(value), nx=True, px=_ms(ttl))
+        )
+
+    def delete(self, key: str) -> None:
+        self._call(self.redis.delete, self.prefix + key)
+
+    def delete_if_equal(self, key: str, value: t.Any) -> bool:
+        return bool(
+            self._call(self._delete_if_equal, keys=[self.prefix + key], args=[_dumps(value)])
+        )
+
+    def claim(self, key: str, value: t.Any, ttl: float, guard: Guard | None = None) -> Claim:
+        keys = [self.prefix + key]
+        args: list[t.Any] = [_dumps(value), _ms(ttl) if ttl else 0]
+        if guard is not None:
+            keys.append(self.prefix + guard.key)
+            args += [guard.value, _ms(guard.ttl)]
+        result = self._call(self._claim, keys=keys, args=args)
+        status = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
+        stored = _loads(result[1]) if len(result) > 1 else None
+        return Claim(t.cast(ClaimStatus, status), stored)
+
+
+class CacheStore(Store):
+    """Any cachelib back-end (flask-caching's ``Cache``), through its own ``add``.
+
+    ``add`` is atomic only as far as the back-end's is; :meth:`claim` and the
+    compare-and-delete hold a lock of this process around two calls.
+    """
+
+    def __init__(self, backend: t.Any) -> None:
+        self.backend = backend
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> t.Any:
+        return self.backend.get(key)
+
+    def set(self, key: str, value: t.Any, ttl: float) -> None:
+        self.backend.set(key, value, timeout=max(1, int(ttl + 0.999)))
+
+    def add(self, key: str, value: t.Any, ttl: float) -> bool:
+        with self._lock:
+            return bool(self.backend.add(key, value, timeout=max(1, int(ttl + 0.999))))
+
+    def delete(self, key: str) -> None:
+        self.backend.delete(key)
+
+    def delete_if_equal(self, key: str, value: t.Any) -> bool:
+        with self._lock:
+            if self.backend.get(key) != value:
+                return False
+            self.backend.delete(key)
+            return True
+
+    def claim(self, key: str, value: t.Any, ttl: float, guard: Guard | None = None) -> Claim:
+        with self._lock:
+            return super().claim(key, value, ttl, guard)
+
+
+def _cache_backend(app: Flask, cache: t.Any) -> t.Any:
+    """The cachelib back-end of a flask-caching ``Cache`` on ``app`` (or ``cache``
+    itself when it already is one)."""
+    backend = app.extensions.get("cache", {}).get(cache)
+    if backend is None and callable(getattr(cache, "add", None)):
+        backend = getattr(cache, "cache", None) or cache
+    if backend is None:
+        raise ConfigError("WECHAT_CACHE", "is not initialised on this app (cache.init_app(app))")
+    return backend
+
+
+def make_store(
+    app: Flask, settings: AppSettings, cache: t.Any = None, redis: t.Any = None
+) -> Store:
+    """The store for ``app``: a given redis client, ``WECHAT_REDIS_URL``, the Redis
+    behind ``WECHAT_CACHE``/``CACHE_*``, another flask-caching back-end, or memory."""
+    if redis is not None:
+        return RedisStore(redis)
+    if settings.redis_url:
+        return RedisStore.from_url(settings.redis_url)
+    cache = cache if cache is not None else settings.cache
+    if cache is None and app.config.get("CACHE_TYPE") not in (None, "", "null", "NullCache"):
+        from flask_caching import Cache  # noqa: PLC0415 - only for sites that configure it
+
+        cache = Cache()
+        cache.init_app(app, config={k: v for k, v in app.config.items() if k.startswith("CACHE_")})
+    if cache is None:
+        return MemoryStore()
+    for method in ("get", "set", "add", "delete"):
+        if not callable(getattr(cache, method, None)):
+            raise ConfigError("WECHAT_CACHE", "must be a flask_caching.Cache (or None)")
+    backend = _cache_backend(app, cache)
+    client = getattr(backend, "_write_client", None)
+    if client is not None and hasattr(client, "register_script"):
+        return RedisStore(client)
+    if type(backend).__name__ == "SimpleCache":
+        return MemoryStore()
+    return CacheStore(backend)
