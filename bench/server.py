@@ -189,6 +189,12 @@ def bench_server(
     p99 = {name: median(run.p99_us / 1000 for run in runs[name]) for name in NAMES}
     for name in NAMES:
         report.figure(f"server {LABELS[name]}", f"{rps[name]:.0f} req/s, p99 {p99[name]:.2f} ms")
+    for name in THROUGHPUT_TARGETS:
+        per_round = [run.rps / bare.rps for run, bare in zip(runs[name], runs["bare"], strict=True)]
+        report.figure(
+            f"server {LABELS[name]} / bare, median of per-round ratios",
+            f"{median(per_round):.2f}× ({', '.join(f'{r:.2f}' for r in per_round)})",
+        )
     for name, fraction in THROUGHPUT_TARGETS.items():
         ratio = rps[name] / rps["bare"]
         report.target(
