@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint typecheck pytest bench system-deps clean
+.PHONY: run test lint typecheck pytest bench bench-deps system-deps clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,25 @@ typecheck: $(VENV)/.installed
 pytest: $(VENV)/.installed
 	$(BIN)/pytest
 
-bench: $(VENV)/.installed
-	$(BIN)/python bench/callback.py
+# The benches also need wechatpy and gunicorn (the `bench` extra), wrk and redis-server.
+$(VENV)/.bench-installed: $(VENV)/.installed setup.cfg
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+## Every benchmark and its targets (options: make bench BENCH_ARGS="--rounds 5 --duration 10").
+bench: $(VENV)/.bench-installed bench-deps
 	$(BIN)/python bench/client.py
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-deps:
+	@missing=""; \
+	command -v wrk >/dev/null 2>&1 || [ -x /usr/bin/wrk ] || missing="$$missing wrk"; \
+	command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 ## System packages the tests use: a real redis-server for the multi-process tests,
 ## Chromium and its driver for the browser test.

@@ -1,0 +1,134 @@
+"""The apps under test, one factory each.
+
+gunicorn loads them as ``bench.apps:make_app('NAME')``; the in-process benches
+call the factories directly. All of them serve the same safe-mode Official
+Account on ``POST /wechat``:
+
+``bare``
+    Flask alone, answering ``success``: the floor any Flask callback pays.
+``wechatpy``
+    wechatpy 1.8.18 in a Flask view, as its users write it in safe mode:
+    ``check_signature``, ``WeChatCrypto.decrypt_message``, ``parse_message``,
+    ``create_reply`` (a ``TextReply`` echo), ``WeChatCrypto.encrypt_message``.
+``wechat``
+    flask_wechat with its defaults (dedup on, the default reply deadline) and the
+    in-process cache; a text handler echoes the content.
+``wechat_redis``
+    the same with ``CACHE_TYPE="RedisCache"`` at ``$BENCH_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import typing as t
+
+from flask import Flask, abort, request
+from wechatpy import create_reply, parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.utils import check_signature
+
+from flask_wechat import Message, TextReply, WeChat
+from flask_wechat.config import DEFAULTS
+
+TOKEN = "bench-token"
+APP_ID = "wxbench0123456789"
+APP_SECRET = "bench-secret"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+URL = "/wechat"
+
+NAMES = ("bare", "wechatpy", "wechat", "wechat_redis")
+"""Every app :func:`make_app` builds."""
+
+REDIS_URL_ENV = "BENCH_REDIS_URL"
+"""The environment variable ``wechat_redis`` takes its Redis URL from."""
+
+
+class Counter:
+    """Counts handler runs, to prove that every request reached the handler."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+
+def make_bare_app() -> Flask:
+    """Flask alone: a POST endpoint answering ``success``."""
+    app = Flask("bench_bare")
+
+    @app.post(URL)
+    def callback() -> str:
+        return "success"
+
+    return app
+
+
+def make_wechatpy_app() -> Flask:
+    """wechatpy's safe-mode callback in a Flask view, echoing text messages."""
+    app = Flask("bench_wechatpy")
+    crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
+
+    @app.post(URL)
+    def callback() -> str:
+        args = request.args
+        timestamp = args.get("timestamp", "")
+        nonce = args.get("nonce", "")
+        try:
+            check_signature(TOKEN, args.get("signature", ""), timestamp, nonce)
+            xml = crypto.decrypt_message(
+                request.get_data(), args.get("msg_signature", ""), timestamp, nonce
+            )
+        except (InvalidSignatureException, InvalidAppIdException):
+            abort(403)
+        message = parse_message(xml)
+        content = message.content if message.type == "text" else ""
+        reply = create_reply(content, message)
+        return str(crypto.encrypt_message(reply.render(), nonce, timestamp))
+
+    return app
+
+
+def wechat_config(redis_url: str | None = None) -> dict[str, t.Any]:
+    """flask_wechat settings for the bench account; with ``redis_url``, a Redis cache."""
+    config: dict[str, t.Any] = {
+        "WECHAT_TOKEN": TOKEN,
+        "WECHAT_APP_ID": APP_ID,
+        "WECHAT_APP_SECRET": APP_SECRET,
+        "WECHAT_ENCODING_AES_KEY": AES_KEY,
+        "WECHAT_CALLBACK_URL": URL,
+    }
+    if redis_url is not None:
+        config.update(CACHE_TYPE="RedisCache", CACHE_REDIS_URL=redis_url)
+        if "WECHAT_REDIS_URL" in DEFAULTS:  # the key exists only in newer versions
+            config["WECHAT_REDIS_URL"] = redis_url
+    return config
+
+
+def build_wechat_app(redis_url: str | None = None) -> tuple[Flask, Counter]:
+    """flask_wechat with its defaults, a text echo handler, and its run counter."""
+    app = Flask("bench_wechat_redis" if redis_url else "bench_wechat")
+    app.config.update(wechat_config(redis_url))
+    wechat = WeChat(app)
+    counter = Counter()
+
+    @wechat.on("text")
+    def echo(message: Message) -> TextReply:
+        counter.runs += 1
+        return TextReply(message.content)
+
+    return app, counter
+
+
+def make_app(name: str) -> Flask:
+    """The app called ``name`` (one of :data:`NAMES`)."""
+    if name == "bare":
+        return make_bare_app()
+    if name == "wechatpy":
+        return make_wechatpy_app()
+    if name == "wechat":
+        return build_wechat_app()[0]
+    if name == "wechat_redis":
+        url = os.environ.get(REDIS_URL_ENV)
+        if not url:
+            raise RuntimeError(f"{name} needs ${REDIS_URL_ENV}")
+        return build_wechat_app(url)[0]
+    raise ValueError(f"unknown app {name!r}; use one of {', '.join(NAMES)}")

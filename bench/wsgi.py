@@ -1,0 +1,190 @@
+"""The apps called as WSGI applications, without a server or a test client.
+
+Each request is a WSGI environ built here (a fresh ``io.BytesIO`` body every
+call) handed to ``app(environ, start_response)``, whose answer is consumed and
+closed, as a server would. Timed, interleaved, for each repeat:
+
+(a) the bare Flask app; (b) wechatpy in Flask; (c) flask_wechat with its
+defaults; and the pipeline alone (``bench/callback.py``'s figure (c): verify,
+decrypt, parse, dispatch, reply, encrypt, without Flask or dedup).
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import sys
+import time
+import typing as t
+
+from bench import callback
+from bench.apps import AES_KEY, APP_ID, TOKEN, URL, build_wechat_app, make_bare_app
+from bench.apps import make_wechatpy_app as make_wechatpy
+from bench.report import Report, median
+from bench.traffic import Signed, build, check_answer, make_encoder, serial_of
+from flask_wechat.crypto import MessageCrypto
+from flask_wechat.testing import WeChatTestClient
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+PIPELINE_TARGET_US = 30.0
+"""Target for the pipeline alone, per message."""
+COST_RATIO_TARGET = 0.4
+"""Target: flask_wechat's cost over bare Flask at most this times wechatpy's."""
+
+BASE_ENVIRON: dict[str, t.Any] = {
+    "REQUEST_METHOD": "POST",
+    "SCRIPT_NAME": "",
+    "PATH_INFO": URL,
+    "CONTENT_TYPE": "text/xml",
+    "SERVER_NAME": "127.0.0.1",
+    "SERVER_PORT": "8000",
+    "SERVER_PROTOCOL": "HTTP/1.1",
+    "REMOTE_ADDR": "127.0.0.1",
+    "HTTP_HOST": "127.0.0.1:8000",
+    "HTTP_USER_AGENT": "Mozilla/4.0",
+    "wsgi.version": (1, 0),
+    "wsgi.url_scheme": "http",
+    "wsgi.errors": sys.stderr,
+    "wsgi.multithread": False,
+    "wsgi.multiprocess": True,
+    "wsgi.run_once": False,
+}
+
+
+def environ_for(request: Signed) -> WSGIEnvironment:
+    """The WSGI environ of ``request``, with its own body stream."""
+    environ = BASE_ENVIRON.copy()
+    environ["QUERY_STRING"] = request.query
+    environ["CONTENT_LENGTH"] = str(len(request.body))
+    environ["wsgi.input"] = io.BytesIO(request.body)
+    return environ
+
+
+class Caller:
+    """Calls one WSGI app; remembers any answer that was not ``200``."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+        self.failures: list[str] = []
+        self.status = ""
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
+    ) -> t.Callable[[bytes], object]:
+        self.status = status
+        if not status.startswith("200"):
+            self.failures.append(status)
+        return self._write
+
+    @staticmethod
+    def _write(data: bytes) -> None:  # pragma: no cover - Flask never calls it
+        raise RuntimeError("write() is not supported")
+
+    def call(self, request: Signed) -> tuple[int, bytes]:
+        """One request, outside any clock: the status code and the body."""
+        result = self.app(environ_for(request), t.cast("StartResponse", self.start_response))
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return int(self.status.split()[0]), body
+
+    def run(self, batch: t.Sequence[Signed]) -> int:
+        """Every request of ``batch``; elapsed nanoseconds."""
+        app = self.app
+        start_response = t.cast("StartResponse", self.start_response)
+        base = BASE_ENVIRON
+        new_input = io.BytesIO
+        perf = time.perf_counter_ns
+        start = perf()
+        for request in batch:
+            environ = base.copy()
+            environ["QUERY_STRING"] = request.query
+            environ["CONTENT_LENGTH"] = str(len(request.body))
+            environ["wsgi.input"] = new_input(request.body)
+            result = app(environ, start_response)
+            for _ in result:
+                pass
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return perf() - start
+
+
+def check(name: str, caller: Caller, encoder: WeChatTestClient, crypto: MessageCrypto) -> None:
+    """One request through ``caller``, outside the clock: it must answer the echo."""
+    request = build(encoder, 1)[0]
+    status, body = caller.call(request)
+    check_answer(name, crypto, status, body, serial_of(request, encoder))
+
+
+def bench_wsgi(report: Report, *, repeats: int, number: int, warmup: int) -> None:
+    """Time (a), (b), (c) and the pipeline; add their figures and targets to ``report``."""
+    print(f"WSGI called directly: {repeats} interleaved repeats × {number} requests")
+    encoder = make_encoder()
+    crypto = MessageCrypto(TOKEN, AES_KEY, APP_ID)
+    wechat_app, counter = build_wechat_app()
+    callers = {
+        "bare": Caller(make_bare_app()),
+        "wechatpy": Caller(make_wechatpy()),
+        "wechat": Caller(wechat_app),
+    }
+    for name, caller in callers.items():
+        check(name, caller, encoder, crypto)
+        caller.run(build(encoder, warmup))
+
+    pipeline_app, pipeline_wechat, _ = callback.make_wechat_app()
+    pipeline_encoder = WeChatTestClient(pipeline_app)
+    probe = callback.build_requests(pipeline_encoder, 1)[0]
+    if callback.check_pipeline_answers(pipeline_wechat, crypto, probe) != "hello 你好 #0":
+        raise SystemExit("the pipeline did not echo the message")
+    callback.run_pipeline(
+        pipeline_wechat, crypto, callback.build_requests(pipeline_encoder, warmup)
+    )
+
+    timings: dict[str, list[float]] = {name: [] for name in (*callers, "pipeline")}
+    runs_before = counter.runs
+    handled = 0
+    for _ in range(repeats):
+        for name, caller in callers.items():
+            batch = build(encoder, number)  # fresh MsgIds, nonces and timestamps
+            gc.collect()
+            timings[name].append(caller.run(batch) / number / 1000)
+            if name == "wechat":
+                handled += number
+        batch_c = callback.build_requests(pipeline_encoder, number)
+        gc.collect()
+        timings["pipeline"].append(
+            callback.run_pipeline(pipeline_wechat, crypto, batch_c) / number / 1000
+        )
+    for name, caller in callers.items():
+        if caller.failures:
+            raise SystemExit(f"{name} answered {caller.failures[:3]} during the timed runs")
+    if counter.runs - runs_before != handled:
+        raise SystemExit(
+            f"the flask_wechat handler ran {counter.runs - runs_before} times for {handled}"
+            " requests: some were refused or taken for retries"
+        )
+
+    a, b, c, p = (median(timings[name]) for name in ("bare", "wechatpy", "wechat", "pipeline"))
+    report.figure("wsgi (a) bare Flask", f"{a:.1f} µs/request")
+    report.figure("wsgi (b) wechatpy in Flask", f"{b:.1f} µs/request")
+    report.figure("wsgi (c) flask_wechat", f"{c:.1f} µs/request")
+    report.figure("wsgi cost over bare: wechatpy (b−a)", f"{b - a:.1f} µs")
+    report.figure("wsgi cost over bare: flask_wechat (c−a)", f"{c - a:.1f} µs")
+    report.figure("pipeline alone (verify … encrypt)", f"{p:.1f} µs/message")
+    ratio = (c - a) / (b - a) if b > a else float("inf")
+    report.target(
+        f"flask_wechat cost over bare ≤ {COST_RATIO_TARGET} × wechatpy's",
+        f"{c - a:.1f} / {b - a:.1f} µs = {ratio:.2f}×",
+        ratio <= COST_RATIO_TARGET,
+    )
+    report.target(
+        f"pipeline alone ≤ {PIPELINE_TARGET_US:.0f} µs",
+        f"{p:.1f} µs",
+        p <= PIPELINE_TARGET_US,
+    )
