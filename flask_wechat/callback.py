@@ -22,15 +22,16 @@ from flask import Response, current_app, request
 from . import signals
 from .crypto import MessageCrypto
 from .dedup import Deduplicator
-from .edge import SUCCESS, Answer, check_timestamp, read_body, reject
+from .edge import SUCCESS, Answer, check_timestamp, query_args, read_body, reject
 from .errors import MalformedBody, RejectedRequest, ReplayedRequest, StoreUnavailable
 from .handling import handle
 from .messages import Message
 from .store import Claim
 
 if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from flask import Flask
-    from werkzeug.datastructures import MultiDict
 
     from .config import Account
     from .parsing import Fields
@@ -69,11 +70,11 @@ class Callback:
 
     # -- platform hooks -------------------------------------------------------
 
-    def verify_url(self, args: MultiDict[str, str]) -> str:
+    def verify_url(self, args: Mapping[str, str]) -> str:
         """Check a GET (URL verification) request; return the text to answer."""
         raise NotImplementedError
 
-    def open(self, body: bytes, args: MultiDict[str, str]) -> Inbound:
+    def open(self, body: bytes, args: Mapping[str, str]) -> Inbound:
         """Verify and, when encrypted, decrypt a POST body into message fields."""
         raise NotImplementedError
 
@@ -99,7 +100,7 @@ class Callback:
         """Answer WeChat's URL verification."""
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         try:
-            args = request.args
+            args = query_args(request.environ)
             check_timestamp(args.get("timestamp", ""), self.account.replay_window)
             echostr = self.verify_url(args)
         except RejectedRequest as exc:
@@ -113,7 +114,7 @@ class Callback:
         """Receive one message: verify, decrypt, parse, dedup, dispatch and reply."""
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         try:
-            args = request.args
+            args = query_args(request.environ)
             check_timestamp(args.get("timestamp", ""), self.account.replay_window)
             inbound = self.open(read_body(), args)
             message = Message(inbound.fields, self.account.name)

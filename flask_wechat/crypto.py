@@ -68,6 +68,8 @@ def jsapi_signature(ticket: str, noncestr: str, timestamp: int | str, url: str) 
 
 def make_nonce(length: int = 16) -> str:
     """Return a random alphanumeric nonce (unpredictable, not a secret)."""
+    if length % 2 == 0:
+        return secrets.token_hex(length // 2)  # hex digits are alphanumeric, and quick
     return "".join([_NONCE_ALPHABET[b % 62] for b in secrets.token_bytes(length)])
 
 

@@ -15,7 +15,7 @@ import pathlib
 import time
 import typing as t
 
-from .parsing import to_xml
+from .parsing import cdata, to_xml
 
 MAX_ARTICLES = 8
 """A passive news reply carries at most 8 articles (WeChat drops the rest)."""
@@ -69,6 +69,16 @@ class TextReply(Reply):
 
     def fields(self) -> dict[str, t.Any]:
         return {"Content": self.content}
+
+    def to_xml(self, to_user: str, from_user: str, create_time: int | None = None) -> str:
+        # The reply sent most often, written out directly (same XML as the generic path).
+        created = int(time.time()) if create_time is None else create_time
+        return (
+            f"<xml><ToUserName>{cdata(to_user)}</ToUserName>"
+            f"<FromUserName>{cdata(from_user)}</FromUserName>"
+            f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content>{cdata(self.content)}</Content></xml>"
+        )
 
     def to_customer_service(self, open_id: str) -> dict[str, t.Any]:
         return {"touser": open_id, "msgtype": "text", "text": {"content": self.content}}

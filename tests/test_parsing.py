@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from flask_wechat import parsing
@@ -362,3 +364,39 @@ def test_parse_json_over_one_mib_is_too_large() -> None:
     body = b'{"a": "' + b"x" * MAX_BODY_SIZE + b'"}'
     with pytest.raises(BodyTooLarge):
         parse_json(body)
+
+
+# -- the flat fast path reads exactly what lxml reads ---------------------------------------
+
+_FLAT_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=20
+)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(
+    st.dictionaries(
+        st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,10}", fullmatch=True),
+        st.tuples(st.booleans(), _FLAT_TEXT),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_flat_bodies_parse_as_lxml_parses_them(fields: dict[str, tuple[bool, str]]) -> None:
+    from flask_wechat.parsing import parse_xml_tree
+
+    parts = []
+    for tag, (in_cdata, text) in fields.items():
+        if in_cdata:
+            parts.append(f"<{tag}>{cdata(text)}</{tag}>")
+        else:
+            escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            parts.append(f"<{tag}>{escaped}</{tag}>")
+    body = ("<xml>" + "\n".join(parts) + "</xml>").encode()
+    try:
+        expected = parse_xml_tree(body)
+    except MalformedBody:
+        with pytest.raises(MalformedBody):
+            parse_xml(body)
+        return
+    assert parse_xml(body) == expected

@@ -6,6 +6,8 @@ import dataclasses
 import typing as t
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flask_wechat import (
     Article,
@@ -319,3 +321,10 @@ def test_transfer_has_no_customer_service_form() -> None:
         TransferCustomerServiceReply().to_customer_service(USER)
     with pytest.raises(TypeError):
         TransferCustomerServiceReply("kf@test").to_customer_service(USER)
+
+
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(st.text(max_size=40), st.text(max_size=10), st.text(max_size=10))
+def test_text_reply_xml_is_the_generic_xml(content: str, to_user: str, from_user: str) -> None:
+    reply = TextReply(content)
+    assert reply.to_xml(to_user, from_user, 7) == Reply.to_xml(reply, to_user, from_user, 7)

@@ -23,7 +23,7 @@ from ..parsing import parse_xml
 from ..platform import Platform
 
 if t.TYPE_CHECKING:
-    from werkzeug.datastructures import MultiDict
+    from collections.abc import Mapping
 
     from ..config import Account
     from ..parsing import Fields
@@ -33,7 +33,7 @@ if t.TYPE_CHECKING:
 class OfficialAccountCallback(Callback):
     """The callback endpoint of an Official Account."""
 
-    def verify_url(self, args: MultiDict[str, str]) -> str:
+    def verify_url(self, args: Mapping[str, str]) -> str:
         check_signature(
             args.get("signature"),
             self.account.token or "",
@@ -42,7 +42,7 @@ class OfficialAccountCallback(Callback):
         )
         return args.get("echostr", "")
 
-    def open(self, body: bytes, args: MultiDict[str, str]) -> Inbound:
+    def open(self, body: bytes, args: Mapping[str, str]) -> Inbound:
         token = self.account.token or ""
         timestamp = args.get("timestamp", "")
         nonce = args.get("nonce", "")

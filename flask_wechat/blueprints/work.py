@@ -24,7 +24,7 @@ from ..parsing import parse_xml
 from ..platform import Platform, SignIn
 
 if t.TYPE_CHECKING:
-    from werkzeug.datastructures import MultiDict
+    from collections.abc import Mapping
 
     from ..api import Client
     from ..config import Account
@@ -42,7 +42,7 @@ class WorkCallback(Callback):
             raise DecryptError("WeCom callbacks need an EncodingAESKey")
         return self.crypto
 
-    def verify_url(self, args: MultiDict[str, str]) -> str:
+    def verify_url(self, args: Mapping[str, str]) -> str:
         # The seed insists on URL-decoding echostr; an unescaped "+" in it has
         # become a space by then, which base64 never contains.
         echostr = args.get("echostr", "").replace(" ", "+")
@@ -52,7 +52,7 @@ class WorkCallback(Callback):
             args.get("msg_signature"), args.get("timestamp", ""), args.get("nonce", ""), echostr
         )
 
-    def open(self, body: bytes, args: MultiDict[str, str]) -> Inbound:
+    def open(self, body: bytes, args: Mapping[str, str]) -> Inbound:
         envelope = parse_xml(body)
         encrypt = envelope.get("Encrypt")
         if not isinstance(encrypt, str) or not encrypt:
