@@ -2,11 +2,16 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# make run gets a virtualenv of its own with only what the example site needs.
+RUN_VENV := .venv-run
+# nox finds the interpreters of the test matrix (3.10 to 3.13) among pyenv's.
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+MATRIX_PATH := $(subst $(eval) ,:,$(wildcard $(PYENV_ROOT)/versions/3.1[0-3]*/bin))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint typecheck pytest bench bench-deps system-deps clean
+.PHONY: run test lint typecheck docs pytest matrix bench bench-deps system-deps clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +19,18 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## Run the example site on http://127.0.0.1:5000 (no WeChat credentials needed).
-run: $(VENV)/.installed
-	$(BIN)/flask --app example_app run --host $(HOST) --port $(PORT)
+$(RUN_VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RUN_VENV)/bin/python -m pip install --quiet -e .
+	touch $@
 
-## Lint, type-check and run the whole test suite (installs what it needs).
-test: $(VENV)/.installed system-deps lint typecheck pytest
+## Run the example site on http://127.0.0.1:5000 (no WeChat credentials needed).
+run: $(RUN_VENV)/.installed
+	$(RUN_VENV)/bin/flask --app example_app run --host $(HOST) --port $(PORT)
+
+## Lint, type-check, build the docs and run the whole test suite (installs what it needs).
+test: $(VENV)/.installed system-deps lint typecheck docs pytest
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -28,8 +39,16 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
+## The documentation, into docs/_build/html; any warning fails the build.
+docs: $(VENV)/.installed
+	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+
 pytest: $(VENV)/.installed
 	$(BIN)/pytest
+
+## The test suite on Python 3.10 to 3.13 and on the minimum dependency versions (nox).
+matrix: $(VENV)/.installed system-deps
+	PATH="$(MATRIX_PATH):$$PATH" $(BIN)/nox $(NOXFLAGS)
 
 # The benches also need wechatpy and gunicorn (the `bench` extra), wrk and redis-server.
 $(VENV)/.bench-installed: $(VENV)/.installed setup.cfg
@@ -65,4 +84,4 @@ system-deps:
 	fi
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(RUN_VENV) .nox build dist *.egg-info .mypy_cache .ruff_cache .hypothesis docs/_build

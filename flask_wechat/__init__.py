@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata as _metadata
+
 from .errors import APIError, ConfigError, WeChatError
 from .extension import WeChat
 from .messages import Message
@@ -16,6 +18,12 @@ from .replies import (
     VideoReply,
     VoiceReply,
 )
+
+try:
+    #: The installed distribution's version (``flask-wechat-connect`` on PyPI).
+    __version__ = _metadata.version("flask-wechat-connect")
+except _metadata.PackageNotFoundError:  # imported from a source tree, not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "APIError",
@@ -32,4 +40,5 @@ __all__ = [
     "VoiceReply",
     "WeChat",
     "WeChatError",
+    "__version__",
 ]
