@@ -31,17 +31,28 @@ class MenuAPI:
     def __init__(self, client: Client) -> None:
         self.client = client
 
+    def menu_params(self) -> dict[str, t.Any]:
+        """Query parameters of the create/get/delete calls: an account with an
+        AgentID (a WeCom app, whose menu is per app) names it as ``agentid``."""
+        agent_id = self.client.account.agent_id
+        return {} if agent_id is None else {"agentid": agent_id}
+
     def create(self, menu: MenuInput) -> JSON:
         """Replace the default menu (users see it within about 5 minutes)."""
-        return self.client.post("/cgi-bin/menu/create", {"button": _buttons(menu)}, idempotent=True)
+        return self.client.post(
+            "/cgi-bin/menu/create",
+            {"button": _buttons(menu)},
+            params=self.menu_params(),
+            idempotent=True,
+        )
 
     def get(self) -> JSON:
         """The menus: ``menu`` (the default one) and ``conditionalmenu`` if any."""
-        return self.client.get("/cgi-bin/menu/get")
+        return self.client.get("/cgi-bin/menu/get", self.menu_params())
 
     def delete(self) -> JSON:
         """Delete every menu, the conditional ones included."""
-        return self.client.get("/cgi-bin/menu/delete")
+        return self.client.get("/cgi-bin/menu/delete", self.menu_params())
 
     def add_conditional(self, menu: MenuInput, matchrule: Mapping[str, t.Any]) -> str:
         """Add a conditional menu shown to users matching ``matchrule`` (``tag_id``,

@@ -20,6 +20,14 @@ if t.TYPE_CHECKING:
 USER = "o-user-1"
 
 
+@pytest.fixture(autouse=True)
+def user_and_media(sandbox: Sandbox) -> None:
+    """USER has just written to the account, and the media the sends name exist."""
+    sandbox.user_wrote(USER)
+    for media_id, type_ in (("MEDIA", "image"), ("VIDEO", "video"), ("THUMB", "thumb")):
+        sandbox.add_media(type_, b"\xff\xd8sandbox\xff\xd9", media_id=media_id)
+
+
 def only_sent(sandbox: Sandbox) -> dict[str, t.Any]:
     assert len(sandbox.sent) == 1
     message = sandbox.sent[0]
@@ -37,6 +45,7 @@ def test_send_text(client: Client, sandbox: Sandbox) -> None:
 
 
 def test_send_as_kf_account(client: Client, sandbox: Sandbox) -> None:
+    client.customer_service.add_account("kf1@test", "客服一号")
     client.customer_service.send_text(USER, "hi", kf_account="kf1@test")
     assert only_sent(sandbox)["customservice"] == {"kf_account": "kf1@test"}
 

@@ -94,6 +94,6 @@ def test_oauth_url_names_the_agent(work_client: Client, sandbox: Sandbox) -> Non
 
 @pytest.mark.parametrize("kind", ["mp", "work"])
 def test_callback_ip(make_client: ClientFactory, sandbox: Sandbox, kind: str) -> None:
-    client = make_client(**sandbox.flask_config(kind), WECHAT_AGENT_ID=WORK_AGENT_ID)
+    client = make_client(**sandbox.flask_config(kind))  # a WeCom one names its AgentID
     assert client.callback_ip() == ["127.0.0.1", "::1"]
     assert sandbox.count("/cgi-bin/getcallbackip") == 1

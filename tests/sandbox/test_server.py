@@ -207,8 +207,13 @@ def test_calls_and_counts_are_recorded(api: Api, sandbox: Sandbox) -> None:
         "/cgi-bin/user/get",
     ]
     assert calls[1] == Call(
-        "POST", "/cgi-bin/tags/create", {"access_token": token}, {"tag": {"name": "广东"}}
+        "POST",
+        "/cgi-bin/tags/create",
+        {"access_token": token},
+        {"tag": {"name": "广东"}},
+        app_id=SANDBOX_APP_ID,
     )
+    assert calls[0].app_id == SANDBOX_APP_ID  # told by the appid of the token request
     assert calls[2].params == {"access_token": token, "next_openid": ""}
     assert calls[2].json is None
     assert sandbox.count("/cgi-bin/tags/create") == 1
@@ -217,6 +222,8 @@ def test_calls_and_counts_are_recorded(api: Api, sandbox: Sandbox) -> None:
 
 def test_concurrent_calls_are_all_counted(api: Api, sandbox: Sandbox) -> None:
     token = api.token()
+    for i in range(40):
+        sandbox.user_wrote(f"o{i}")
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         answers = list(
             pool.map(

@@ -16,7 +16,11 @@ def test_tags(api: Api, sandbox: Sandbox) -> None:
     assert created == {"tag": {"id": 100, "name": "广东"}}
     assert api.post("/cgi-bin/tags/create", {"tag": {"name": "北京"}})["tag"]["id"] == 101
     assert api.post("/cgi-bin/tags/create", {"tag": {"name": "广东"}})["errcode"] == 45157
-    assert api.post("/cgi-bin/tags/create", {"tag": {"name": "x" * 31}})["errcode"] == 45157
+    assert api.post("/cgi-bin/tags/create", {"tag": {"name": ""}})["errcode"] == 45157
+    # WeChat counts a tag name's bytes (UTF-8): 30 of them, 10 Chinese characters
+    assert api.post("/cgi-bin/tags/create", {"tag": {"name": "x" * 31}})["errcode"] == 45158
+    assert api.post("/cgi-bin/tags/create", {"tag": {"name": "标" * 11}})["errcode"] == 45158
+    assert api.post("/cgi-bin/tags/create", {"tag": {"name": "标" * 10}})["tag"]["id"] == 102
 
     users = sandbox.add_users(3)
     tagging = {"openid_list": users[:2], "tagid": 100}

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from flask_wechat.sandbox import (
-    SANDBOX_OPENID,
-    Sandbox,
-)
+from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_OPENID, Sandbox
 
 from .conftest import Api
 
@@ -37,7 +34,7 @@ def test_templates(api: Api, sandbox: Sandbox) -> None:
     sent = api.post("/cgi-bin/message/template/send", message)
     assert sent["errcode"] == 0
     assert isinstance(sent["msgid"], int)
-    assert sandbox.sent == [{**message, "kind": "template"}]
+    assert sandbox.sent == [{**message, "kind": "template", "app_id": SANDBOX_APP_ID}]
     unknown = api.post("/cgi-bin/message/template/send", {**message, "template_id": "nope"})
     assert unknown["errcode"] == 40037
     sandbox.users[SANDBOX_OPENID]["subscribe"] = 0

@@ -48,7 +48,7 @@ def test_work_messages(api: Api, sandbox: Sandbox) -> None:
     answer = api.post("/cgi-bin/message/send", message, work=True)
     assert answer["errcode"] == 0
     assert answer["invaliduser"] == ""
-    assert sandbox.sent == [{**message, "kind": "work"}]
+    assert sandbox.sent == [{**message, "kind": "work", "app_id": SANDBOX_CORP_ID}]
     cases: list[tuple[JSON, int]] = [
         ({"agentid": None}, 41011),
         ({"agentid": "abc"}, 40056),

@@ -66,9 +66,9 @@ def create_app(state: SandboxState, tables: t.Iterable[RouteTable] = DOMAINS) ->
         if exc.code == 404:
             return error_answer(APIFault(40066, "invalid url"), 404)
         if exc.code == 405:
+            # WeChat answers a wrong method with HTTP 200 and 43001/43002.
             wanted = "POST" if request.method == "GET" else "GET"
-            errcode = 43002 if wanted == "POST" else 43001
-            return error_answer(APIFault(errcode, f"require {wanted} method"), 405)
+            return error_answer(APIFault(43002 if wanted == "POST" else 43001))
         if exc.code == 413:
             return error_answer(APIFault(40006))
         return error_answer(APIFault(-1), exc.code or 500)
@@ -79,6 +79,7 @@ def create_app(state: SandboxState, tables: t.Iterable[RouteTable] = DOMAINS) ->
             endpoint=route.rule,
             view_func=make_view(state, route),
             methods=list(route.methods),
+            provide_automatic_options=False,
         )
     return app
 

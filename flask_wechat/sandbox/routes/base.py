@@ -18,7 +18,7 @@ import typing as t
 
 from flask import Response, g, request
 
-from ..state import APIFault, Registration, SandboxState
+from ..state import APIFault, AppData, Registration, SandboxState
 
 JSONDict = dict[str, t.Any]
 Answer = JSONDict | Response
@@ -81,6 +81,19 @@ class Context:
         assert self.registration is not None
         return self.registration
 
+    @property
+    def data(self) -> AppData:
+        """The calling app's own followers and menus."""
+        return self.state.apps[self.app.key]
+
+    def followers(self) -> list[str]:
+        """Openids of the calling app's current followers, in the order they came."""
+        return [openid for openid, info in self.data.users.items() if info.get("subscribe")]
+
+    def record_sent(self, kind: str, body: JSONDict) -> None:
+        """Remember an accepted message as sent by the calling app."""
+        self.state.record_sent(kind, body, self.app)
+
     def json(self) -> JSONDict:
         """The JSON object posted, or the fault WeChat answers for a bad body."""
         if self.body_problem is not None:
@@ -99,7 +112,7 @@ def make_view(state: SandboxState, route: Route) -> t.Callable[..., Response]:
             registration = None
             if route.auth != "none":
                 token = state.authenticate(request.args.get("access_token", ""))
-                registration = state.registrations[token.app_id]
+                registration = state.registrations[token.app_key]
                 is_work = registration.kind == "work"
                 if (route.auth == "work" and not is_work) or (route.auth == "mp" and is_work):
                     raise APIFault(48001)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import typing as t
 
-from ..state import APIFault
-from .base import Answer, Context, RouteTable, ok, to_text
+from ..state import SERVICE_WINDOW, APIFault
+from .base import Answer, Context, JSONDict, RouteTable, ok, to_text
 from .media import uploaded_media
 
 routes = RouteTable()
@@ -27,28 +28,85 @@ CUSTOM_MSGTYPES = frozenset(
         "link",
     }
 )
+#: What a Mini Program may send as a customer-service message.
+MINIPROGRAM_MSGTYPES = frozenset({"text", "image", "link", "miniprogrampage"})
+#: Message types whose ``media_id`` must name uploaded (temporary) media.
+_MEDIA_MSGTYPES = frozenset({"image", "voice", "video"})
 
 
 @routes.endpoint("/cgi-bin/message/custom/send", methods=("POST",))
 def custom_send(ctx: Context) -> Answer:
     """A customer-service message; accepted ones are recorded in ``sent``."""
     body = ctx.json()
-    if not to_text(body.get("touser")):
+    touser = to_text(body.get("touser"))
+    if touser not in ctx.data.users:
         raise APIFault(40003)
     msgtype = body.get("msgtype")
-    if msgtype not in CUSTOM_MSGTYPES or not isinstance(body.get(msgtype), dict):
+    allowed = MINIPROGRAM_MSGTYPES if ctx.app.kind == "miniprogram" else CUSTOM_MSGTYPES
+    if msgtype not in allowed or not isinstance(body.get(msgtype), dict):
         raise APIFault(40008)
-    if msgtype == "text" and not to_text(body["text"].get("content")):
-        raise APIFault(44004)
-    ctx.state.record_sent("custom", body)
+    _check_content(ctx, msgtype, body[msgtype])
+    service = body.get("customservice")
+    if service is not None:
+        account = to_text(service.get("kf_account")) if isinstance(service, dict) else ""
+        if account not in ctx.state.kf_accounts:
+            raise APIFault(65401)
+    last = ctx.data.last_interaction.get(touser)
+    if last is None or ctx.state.clock() - last > SERVICE_WINDOW:
+        raise APIFault(45015)
+    ctx.record_sent("custom", body)
     return ok()
+
+
+def _check_media_id(ctx: Context, value: t.Any) -> None:
+    """40007 unless ``value`` names media uploaded to the sandbox."""
+    if to_text(value) not in ctx.state.media:
+        raise APIFault(40007)
+
+
+def _check_content(ctx: Context, msgtype: str, content: JSONDict) -> None:
+    """Refuse the message bodies WeChat refuses."""
+    if msgtype == "text" and not to_text(content.get("content")):
+        raise APIFault(44004)
+    if msgtype in _MEDIA_MSGTYPES:
+        _check_media_id(ctx, content.get("media_id"))
+    if msgtype == "mpnews" and not to_text(content.get("media_id")):
+        # mpnews names permanent material, which the sandbox does not keep:
+        # only a missing media_id can be told apart.
+        raise APIFault(40007)
+    if msgtype == "music":
+        if not content:
+            raise APIFault(44004)
+        if not to_text(content.get("musicurl")):
+            raise APIFault(44004)
+        _check_media_id(ctx, content.get("thumb_media_id"))
+    if msgtype == "news":
+        articles = content.get("articles")
+        if not isinstance(articles, list) or not articles:
+            raise APIFault(44004)
+        # WeChat now allows a single article per customer-service news message.
+        if len(articles) > 1:
+            raise APIFault(45008)
+    if msgtype == "link" and not all(
+        to_text(content.get(key)) for key in ("title", "description", "url", "thumb_url")
+    ):
+        raise APIFault(40097)
+    if msgtype == "miniprogrampage":
+        required = (
+            ("title", "pagepath")
+            if ctx.app.kind == "miniprogram"
+            else ("title", "appid", "pagepath")
+        )
+        if not all(to_text(content.get(key)) for key in required):
+            raise APIFault(40097)
+        _check_media_id(ctx, content.get("thumb_media_id"))
 
 
 @routes.endpoint("/cgi-bin/message/custom/typing", methods=("POST",))
 def custom_typing(ctx: Context) -> Answer:
     """The "typing…" indicator."""
     body = ctx.json()
-    if not to_text(body.get("touser")):
+    if to_text(body.get("touser")) not in ctx.data.users:
         raise APIFault(40003)
     if body.get("command") not in ("Typing", "CancelTyping"):
         raise APIFault(40097)
@@ -102,10 +160,10 @@ def kf_update(ctx: Context) -> Answer:
     return ok()
 
 
-@routes.endpoint("/customservice/kfaccount/del", methods=("GET", "POST"))
+@routes.endpoint("/customservice/kfaccount/del")
 def kf_delete(ctx: Context) -> Answer:
-    """Delete a customer-service account (JSON body or ``?kf_account=``)."""
-    account, _ = _kf_fields(ctx)
+    """Delete a customer-service account (``?kf_account=``; WeChat documents GET)."""
+    account = ctx.args.get("kf_account", "")
     if ctx.state.kf_accounts.pop(account, None) is None:
         raise APIFault(65401)
     return ok()

@@ -14,7 +14,8 @@ from .base import Answer, Context, JSONDict, RouteTable
 routes = RouteTable()
 
 
-#: What each media type accepts: extension -> content type, and the size limit.
+#: What each media type accepts: extension -> content type (none listed: any
+#: file), and the size limit.
 MEDIA_RULES: dict[str, tuple[dict[str, str], int]] = {
     "image": (
         {
@@ -29,6 +30,13 @@ MEDIA_RULES: dict[str, tuple[dict[str, str], int]] = {
     "voice": ({"amr": "audio/amr", "mp3": "audio/mpeg"}, 2 * 1024 * 1024),
     "video": ({"mp4": "video/mp4"}, 10 * 1024 * 1024),
     "thumb": ({"jpg": "image/jpeg", "jpeg": "image/jpeg"}, 64 * 1024),
+    "file": ({}, 20 * 1024 * 1024),
+}
+#: The media types each platform takes: WeCom has ``file`` and no ``thumb``.
+MEDIA_TYPES = {
+    "mp": frozenset({"image", "voice", "video", "thumb"}),
+    "miniprogram": frozenset({"image", "voice", "video", "thumb"}),
+    "work": frozenset({"image", "voice", "video", "file"}),
 }
 
 
@@ -50,7 +58,10 @@ def uploaded_media(ctx: Context, type_: str) -> Media:
     extensions, limit = MEDIA_RULES[type_]
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     content_type = extensions.get(ext)
-    if content_type is None:
+    if not extensions:  # any file: as declared by the part
+        content_type = (upload.mimetype or "").lower() or "application/octet-stream"
+        filename = filename or "media"
+    elif content_type is None:
         # no usable extension: trust the part's content type if it is allowed
         declared = (upload.mimetype or "").lower()
         if declared not in extensions.values():
@@ -74,7 +85,7 @@ def uploaded_media(ctx: Context, type_: str) -> Media:
 def media_upload(ctx: Context) -> Answer:
     """Upload temporary media (multipart field ``media``)."""
     type_ = ctx.args.get("type", "")
-    if type_ not in MEDIA_RULES:
+    if type_ not in MEDIA_TYPES[ctx.app.kind]:
         raise APIFault(40004)
     media = uploaded_media(ctx, type_)
     ctx.state.media[media.media_id] = media

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import typing as t
 
-from ..state import APIFault
+from ..state import APIFault, AppData
 from .base import Answer, Context, JSONDict, RouteTable, ok, to_int, to_text
 
 routes = RouteTable()
@@ -91,31 +91,47 @@ def _as_served(buttons: list[JSONDict]) -> list[JSONDict]:
     ]
 
 
+def _menus_of(ctx: Context) -> AppData:
+    """The calling app's menus. A WeCom app's menu belongs to one app of the corp,
+    named by the ``agentid`` query parameter (41011 without it, 40056 for one
+    that is not the calling app's: an app's Secret manages its own menu only)."""
+    if ctx.app.agent_id is None:
+        return ctx.data
+    agentid = ctx.args.get("agentid", "")
+    if not agentid:
+        raise APIFault(41011)
+    if to_int(agentid) != ctx.app.agent_id:
+        raise APIFault(40056)
+    return ctx.data
+
+
 @routes.endpoint("/cgi-bin/menu/create", methods=("POST",), auth="any")
 def menu_create(ctx: Context) -> Answer:
     """Create (replace) the default menu."""
+    data = _menus_of(ctx)
     body = ctx.json()
     buttons = _check_buttons(body.get("button"))
-    ctx.state.menu = json.loads(json.dumps({"button": buttons}))
-    ctx.state.menu_id = ctx.state.next_id()
+    data.menu = json.loads(json.dumps({"button": buttons}))
+    data.menu_id = ctx.state.next_id()
     return ok()
 
 
 @routes.endpoint("/cgi-bin/menu/get", auth="any")
 def menu_get(ctx: Context) -> Answer:
     """The default menu and the conditional menus, or 46003."""
-    menu = ctx.state.menu
+    data = _menus_of(ctx)
+    menu = data.menu
     if menu is None:
         raise APIFault(46003)
     return {
-        "menu": {"button": _as_served(menu["button"]), "menuid": ctx.state.menu_id},
+        "menu": {"button": _as_served(menu["button"]), "menuid": data.menu_id},
         "conditionalmenu": [
             {
                 "button": _as_served(cond["button"]),
                 "matchrule": cond["matchrule"],
                 "menuid": cond["menuid"],
             }
-            for cond in ctx.state.conditional_menus
+            for cond in data.conditional_menus
         ],
     }
 
@@ -123,8 +139,9 @@ def menu_get(ctx: Context) -> Answer:
 @routes.endpoint("/cgi-bin/menu/delete", auth="any")
 def menu_delete(ctx: Context) -> Answer:
     """Delete the default menu and every conditional menu."""
-    ctx.state.menu = None
-    ctx.state.conditional_menus.clear()
+    data = _menus_of(ctx)
+    data.menu = None
+    data.conditional_menus.clear()
     return ok()
 
 
@@ -143,15 +160,16 @@ _MATCH_KEYS = (
 @routes.endpoint("/cgi-bin/menu/addconditional", methods=("POST",))
 def menu_add_conditional(ctx: Context) -> Answer:
     """Add a conditional menu; needs a default menu first."""
+    data = ctx.data
     body = ctx.json()
-    if ctx.state.menu is None:
+    if data.menu is None:
         raise APIFault(65303)
     buttons = _check_buttons(body.get("button"))
     rule = body.get("matchrule")
     if not isinstance(rule, dict) or not any(rule.get(key) for key in _MATCH_KEYS):
         raise APIFault(65304)
     menuid = ctx.state.next_id()
-    ctx.state.conditional_menus.append(
+    data.conditional_menus.append(
         json.loads(json.dumps({"button": buttons, "matchrule": rule, "menuid": menuid}))
     )
     return {"menuid": str(menuid)}
@@ -160,10 +178,11 @@ def menu_add_conditional(ctx: Context) -> Answer:
 @routes.endpoint("/cgi-bin/menu/delconditional", methods=("POST",))
 def menu_del_conditional(ctx: Context) -> Answer:
     """Delete one conditional menu by ``menuid``."""
+    data = ctx.data
     menuid = to_int(ctx.json().get("menuid"))
-    for cond in ctx.state.conditional_menus:
+    for cond in data.conditional_menus:
         if cond["menuid"] == menuid:
-            ctx.state.conditional_menus.remove(cond)
+            data.conditional_menus.remove(cond)
             return ok()
     raise APIFault(65301)
 
@@ -184,12 +203,13 @@ def _rule_matches(rule: JSONDict, user: JSONDict) -> bool:
 def menu_trymatch(ctx: Context) -> Answer:
     """The menu ``user_id`` would see: the newest matching conditional menu, else
     the default one."""
-    user = ctx.state.users.get(to_text(ctx.json().get("user_id")))
+    data = ctx.data
+    user = data.users.get(to_text(ctx.json().get("user_id")))
     if user is None:
         raise APIFault(65302)
-    if ctx.state.menu is None:
+    if data.menu is None:
         raise APIFault(46003)
-    for cond in reversed(ctx.state.conditional_menus):
+    for cond in reversed(data.conditional_menus):
         if _rule_matches(cond["matchrule"], user):
             return {"button": _as_served(cond["button"])}
-    return {"button": _as_served(ctx.state.menu["button"])}
+    return {"button": _as_served(data.menu["button"])}

@@ -19,7 +19,7 @@ def jscode2session(ctx: Context) -> Answer:
         "session_key": ctx.state.new_session_key(code.openid),
         "openid": code.openid,
     }
-    unionid = ctx.state.users.get(code.openid, {}).get("unionid")
+    unionid = ctx.state.apps[app.key].users.get(code.openid, {}).get("unionid")
     if unionid:
         answer["unionid"] = unionid
     return answer

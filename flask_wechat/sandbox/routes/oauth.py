@@ -17,7 +17,7 @@ def oauth_authorize(ctx: Context) -> Answer:
     """The authorize page, as if the user had agreed: a 302 back to
     ``redirect_uri`` with a fresh ``code`` and the ``state``."""
     app_id = ctx.args.get("appid", "")
-    registration = ctx.state.registrations.get(app_id)
+    registration = ctx.state.find_app(app_id)
     if registration is None:
         raise APIFault(40013)
     redirect_uri = ctx.args.get("redirect_uri", "")
@@ -37,6 +37,12 @@ def oauth_authorize(ctx: Context) -> Answer:
     return Response(status=302, headers={"Location": location})
 
 
+def _user(ctx: Context, issued: Token) -> JSONDict:
+    """What the app that ``issued`` belongs to knows of its user ({} if nothing)."""
+    data = ctx.state.apps.get(issued.app_key)
+    return data.users.get(issued.openid, {}) if data is not None else {}
+
+
 def _oauth_answer(ctx: Context, issued: Token, refresh_token: str) -> JSONDict:
     answer: JSONDict = {
         "access_token": issued.value,
@@ -45,7 +51,7 @@ def _oauth_answer(ctx: Context, issued: Token, refresh_token: str) -> JSONDict:
         "openid": issued.openid,
         "scope": issued.scope,
     }
-    unionid = ctx.state.users.get(issued.openid, {}).get("unionid")
+    unionid = _user(ctx, issued).get("unionid")
     if unionid:
         answer["unionid"] = unionid
     return answer
@@ -67,7 +73,7 @@ def oauth_access_token(ctx: Context) -> Answer:
 def oauth_refresh(ctx: Context) -> Answer:
     """A new web OAuth access_token from the (30-day) refresh_token."""
     app_id = ctx.args.get("appid", "")
-    registration = ctx.state.registrations.get(app_id)
+    registration = ctx.state.find_app(app_id)
     if registration is None or registration.kind == "work":
         raise APIFault(40013)
     if ctx.args.get("grant_type") != "refresh_token":
@@ -100,7 +106,7 @@ def oauth_userinfo(ctx: Context) -> Answer:
     issued = _oauth_user(ctx)
     if issued.scope != "snsapi_userinfo":
         raise APIFault(48001)
-    user = ctx.state.users.get(issued.openid, {})
+    user = _user(ctx, issued)
     answer: JSONDict = {
         "openid": issued.openid,
         "nickname": user.get("nickname", "微信用户"),

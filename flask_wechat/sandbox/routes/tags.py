@@ -18,8 +18,10 @@ def _tag_body(ctx: Context) -> JSONDict:
 
 
 def _check_tag_name(ctx: Context, name: t.Any, tag_id: int | None = None) -> str:
-    if not isinstance(name, str) or not name or len(name) > 30:
+    if not isinstance(name, str) or not name:
         raise APIFault(45157)
+    if len(name.encode("utf-8")) > 30:  # WeChat counts bytes: 10 Chinese characters
+        raise APIFault(45158)
     if any(other == name and i != tag_id for i, other in ctx.state.tags.items()):
         raise APIFault(45157)
     return name
@@ -54,7 +56,7 @@ def tags_create(ctx: Context) -> Answer:
 def tags_get(ctx: Context) -> Answer:
     """Every tag with its number of followers."""
     counts: dict[int, int] = {}
-    for user in ctx.state.users.values():
+    for user in ctx.data.users.values():
         for tag_id in user.get("tagid_list", []):
             counts[tag_id] = counts.get(tag_id, 0) + 1
     return {
@@ -79,7 +81,7 @@ def tags_delete(ctx: Context) -> Answer:
     """Delete a tag and take it off every follower."""
     tag_id = _editable_tag(ctx, _tag_body(ctx).get("id"))
     del ctx.state.tags[tag_id]
-    for user in ctx.state.users.values():
+    for user in ctx.data.users.values():
         if tag_id in user.get("tagid_list", []):
             user["tagid_list"] = [i for i in user["tagid_list"] if i != tag_id]
     return ok()
@@ -92,8 +94,8 @@ def tag_members(ctx: Context) -> Answer:
     tag_id = _user_tag(ctx, body.get("tagid"))
     openids = [
         openid
-        for openid in ctx.state.followers()
-        if tag_id in ctx.state.users[openid].get("tagid_list", [])
+        for openid in ctx.followers()
+        if tag_id in ctx.data.users[openid].get("tagid_list", [])
     ]
     return page_of(ctx, openids, to_text(body.get("next_openid")))
 
@@ -106,7 +108,7 @@ def _batch(ctx: Context) -> tuple[list[JSONDict], int]:
     tag_id = _user_tag(ctx, body.get("tagid"))
     users = []
     for openid in openids:
-        user = ctx.state.users.get(openid) if isinstance(openid, str) else None
+        user = ctx.data.users.get(openid) if isinstance(openid, str) else None
         if user is None:
             raise APIFault(40003)
         users.append(user)
@@ -139,7 +141,7 @@ def tags_batch_untag(ctx: Context) -> Answer:
 @routes.endpoint("/cgi-bin/tags/getidlist", methods=("POST",))
 def tags_of_user(ctx: Context) -> Answer:
     """The tags of one follower."""
-    user = ctx.state.users.get(to_text(ctx.json().get("openid")))
+    user = ctx.data.users.get(to_text(ctx.json().get("openid")))
     if user is None:
         raise APIFault(40003)
     return {"tagid_list": list(user.get("tagid_list", []))}

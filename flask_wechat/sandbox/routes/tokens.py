@@ -36,7 +36,7 @@ def stable_token(ctx: Context) -> Answer:
 def work_token(ctx: Context) -> Answer:
     """WeCom access_token: the same one while it is valid."""
     app = ctx.state.check_app(ctx.args.get("corpid", ""), ctx.args.get("corpsecret", ""), work=True)
-    issued = ctx.state.issue_token(app.app_id, reuse=True)
+    issued = ctx.state.issue_token(app.app_id, reuse=True, agent_id=app.agent_id)
     return ok(access_token=issued.value, expires_in=ctx.state.remaining(issued.expires_at))
 
 

@@ -13,7 +13,7 @@ routes = RouteTable()
 def _user_info(ctx: Context, openid: str) -> JSONDict:
     if not openid:
         raise APIFault(41009)
-    user = ctx.state.users.get(openid)
+    user = ctx.data.users.get(openid)
     if user is None:
         raise APIFault(40003)
     if not user.get("subscribe"):
@@ -48,7 +48,7 @@ def user_info_batch(ctx: Context) -> Answer:
 @routes.endpoint("/cgi-bin/user/get")
 def user_list(ctx: Context) -> Answer:
     """The followers' openids, ``page_size`` at a time."""
-    openids = ctx.state.followers()
+    openids = ctx.followers()
     return {"total": len(openids), **page_of(ctx, openids, ctx.args.get("next_openid", ""))}
 
 
@@ -56,7 +56,7 @@ def user_list(ctx: Context) -> Answer:
 def user_remark(ctx: Context) -> Answer:
     """Set a follower's remark (≤ 30 characters)."""
     body = ctx.json()
-    user = ctx.state.users.get(to_text(body.get("openid")))
+    user = ctx.data.users.get(to_text(body.get("openid")))
     if user is None:
         raise APIFault(40003)
     remark = body.get("remark")

@@ -59,5 +59,5 @@ def work_send(ctx: Context) -> Answer:
         raise APIFault(81013)
     if msgtype in ("text", "markdown") and not to_text(body[msgtype].get("content")):
         raise APIFault(44004)
-    ctx.state.record_sent("work", body)
+    ctx.record_sent("work", body)
     return ok(invaliduser="", invalidparty="", invalidtag="", msgid=str(ctx.state.next_id()))
