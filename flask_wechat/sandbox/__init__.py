@@ -72,8 +72,8 @@ __all__ = [
     "APIFault",
     "AppData",
     "Call",
-    "RelayPlatform",
     "Registration",
+    "RelayPlatform",
     "Sandbox",
     "SandboxState",
 ]

@@ -50,10 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"WeChat sandbox on {sandbox.url} (Ctrl-C stops it)")
-    for kind in ("mp", "work"):
-        print(f"# {'Official Account / Mini Program' if kind == 'mp' else 'WeCom app'}:")
-        for key, value in sandbox.flask_config(kind).items():
-            print(f"{key}={value}")
+    print("# Official Account (a Mini Program: WECHAT_KIND=miniprogram):")
+    for key, value in sandbox.flask_config("mp").items():
+        print(f"{key}={value}")
+    print("# or a WeCom app:")
+    for key, value in sandbox.flask_config("work").items():
+        print(f"# {key}={value}")
     sys.stdout.flush()
     try:
         while not done.wait(0.5):

@@ -156,6 +156,9 @@ def test_kf_accounts(client: Client, sandbox: Sandbox) -> None:
     assert accounts["kf2@test"]["kf_nick"] == "客服二号"
     cs.delete_account("kf1@test")
     assert [a["kf_account"] for a in cs.list_accounts()] == ["kf2@test"]
+    # a GET with the account in the query string, as WeChat documents it
+    (call,) = [c for c in sandbox.calls if c.path == "/customservice/kfaccount/del"]
+    assert (call.method, call.params["kf_account"], call.json) == ("GET", "kf1@test", None)
 
 
 def test_delete_unknown_kf_account(client: Client, sandbox: Sandbox) -> None:

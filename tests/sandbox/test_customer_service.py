@@ -8,7 +8,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_OPENID, Sandbox
+from flask_wechat.sandbox import (
+    SANDBOX_APP_ID,
+    SANDBOX_OPENID,
+    Sandbox,
+)
 
 from .conftest import JSON, Api, Clock
 
@@ -133,7 +137,7 @@ def test_news_carries_exactly_one_article(api: Api, sandbox: Sandbox) -> None:
 
 
 def test_kf_account_must_exist(api: Api, sandbox: Sandbox) -> None:
-    as_kf = {"customservice": {"kf_account": "kf1@gh_x"}}
+    as_kf: dict[str, t.Any] = {"customservice": {"kf_account": "kf1@gh_x"}}
     assert send(api, "text", {"content": "hi"}, **as_kf) == 65401
     api.post("/customservice/kfaccount/add", {"kf_account": "kf1@gh_x", "nickname": "客服一"})
     assert send(api, "text", {"content": "hi"}, **as_kf) == 0

@@ -13,11 +13,14 @@ from .conftest import JSON, Api
 # -- media -------------------------------------------------------------------------------
 
 
-def _upload(api: Api, type_: str, name: str, data: bytes, content_type: str) -> JSON:
+def _upload(
+    api: Api, type_: str, name: str, data: bytes, content_type: str, *, work: bool = False
+) -> JSON:
+    token = api.work_token() if work else api.token()
     response = api.raw(
         "POST",
         "/cgi-bin/media/upload",
-        params={"access_token": api.token(), "type": type_},
+        params={"access_token": token, "type": type_},
         files={"media": (name, data, content_type)},
     )
     return t.cast(JSON, response.json())
@@ -80,3 +83,16 @@ def test_media_errors(api: Api) -> None:
         "errcode": 40007,
         "errmsg": "invalid media_id",
     }
+
+
+def test_media_types_per_platform(api: Api, sandbox: Sandbox) -> None:
+    pdf = b"%PDF-1.4 sandbox"
+    # WeCom: image, voice, video and file; no thumb
+    uploaded = _upload(api, "file", "报告.pdf", pdf, "application/pdf", work=True)
+    assert uploaded["type"] == "file"
+    assert sandbox.media[uploaded["media_id"]].content_type == "application/pdf"
+    thumb = _upload(api, "thumb", "t.jpg", b"\xff\xd8\xff", "image/jpeg", work=True)
+    assert thumb["errcode"] == 40004
+    assert _upload(api, "image", "a.png", b"\x89PNG", "image/png", work=True)["type"] == "image"
+    # Official Account: image, voice, video and thumb; no file
+    assert _upload(api, "file", "a.pdf", pdf, "application/pdf")["errcode"] == 40004

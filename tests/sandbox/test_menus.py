@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import typing as t
+
 import pytest
 
 from flask_wechat.sandbox import (
+    SANDBOX_AGENT_ID,
+    SANDBOX_CORP_ID,
     Sandbox,
 )
 
@@ -95,3 +99,47 @@ def test_conditional_menus_and_trymatch(api: Api, sandbox: Sandbox) -> None:
     assert api.post("/cgi-bin/menu/trymatch", {"user_id": vip})["button"][0]["key"] == (
         "V1001_TODAY_MUSIC"
     )
+
+
+# -- each app its own menus ------------------------------------------------------------
+
+
+def test_each_app_has_its_own_menu(api: Api, sandbox: Sandbox) -> None:
+    sandbox.register("wxotherapp000001", "other-secret")
+    other = api.token("wxotherapp000001", "other-secret")
+    assert api.post("/cgi-bin/menu/create", MENU)["errcode"] == 0
+    assert api.get("/cgi-bin/menu/get", access_token=other)["errcode"] == 46003
+    mine = {"button": [{"type": "click", "name": "另一个", "key": "OTHER"}]}
+    assert api.post("/cgi-bin/menu/create", mine, access_token=other)["errcode"] == 0
+    assert sandbox.menu == MENU
+    assert sandbox.app_data("wxotherapp000001").menu == mine
+    assert api.get("/cgi-bin/menu/delete", access_token=other)["errcode"] == 0
+    assert sandbox.menu == MENU
+
+
+def test_wecom_menus_belong_to_one_agent(api: Api, sandbox: Sandbox) -> None:
+    agent = str(SANDBOX_AGENT_ID)
+    assert api.post("/cgi-bin/menu/create", MENU, work=True)["errcode"] == 41011
+    assert api.post("/cgi-bin/menu/create", MENU, work=True, agentid="1000099")["errcode"] == 40056
+    assert api.get("/cgi-bin/menu/get", work=True)["errcode"] == 41011
+    assert api.get("/cgi-bin/menu/delete", work=True, agentid="x")["errcode"] == 40056
+    assert api.post("/cgi-bin/menu/create", MENU, work=True, agentid=agent)["errcode"] == 0
+    # the WeCom push did not overwrite the Official Account's menu
+    assert sandbox.menu is None
+    assert sandbox.app_data(SANDBOX_CORP_ID).menu == MENU
+    served = api.get("/cgi-bin/menu/get", work=True, agentid=agent)
+    assert served["menu"]["button"][0]["key"] == "V1001_TODAY_MUSIC"
+
+    second = sandbox.register(SANDBOX_CORP_ID, "second-app-secret", kind="work")
+    assert second.agent_id == SANDBOX_AGENT_ID + 1
+    token = t.cast(
+        str,
+        api.get("/cgi-bin/gettoken", corpid=SANDBOX_CORP_ID, corpsecret="second-app-secret")[
+            "access_token"
+        ],
+    )
+    # one app's Secret does not manage another app's menu
+    theirs = api.get("/cgi-bin/menu/get", access_token=token, agentid=agent)
+    assert theirs["errcode"] == 40056
+    mine = api.get("/cgi-bin/menu/get", access_token=token, agentid=str(second.agent_id))
+    assert mine["errcode"] == 46003

@@ -1,4 +1,4 @@
-"""The sandbox: mini Program login."""
+"""The sandbox: Mini Program login."""
 
 from __future__ import annotations
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -12,13 +15,17 @@ import pytest
 import requests
 
 from flask_wechat.sandbox import (
+    SANDBOX_AGENT_ID,
     SANDBOX_APP_ID,
     SANDBOX_APP_SECRET,
     SANDBOX_CORP_ID,
+    SANDBOX_CORP_SECRET,
     SANDBOX_OPENID,
     Call,
+    Registration,
     Sandbox,
 )
+from flask_wechat.sandbox.routes import DOMAINS
 
 from .conftest import JSON, Api
 
@@ -68,6 +75,94 @@ def test_flask_config_points_at_the_sandbox(sandbox: Sandbox) -> None:
     assert sandbox.flask_config("work")["WECHAT_APP_ID"] == SANDBOX_CORP_ID
 
 
+def test_register_apps_of_each_kind(sandbox: Sandbox) -> None:
+    mini = sandbox.register("wxminiprogram00001", "mini-secret", kind="miniprogram")
+    assert mini == Registration("wxminiprogram00001", "mini-secret", "miniprogram")
+    assert sandbox.flask_config("miniprogram", "wxminiprogram00001") == {
+        "WECHAT_KIND": "miniprogram",
+        "WECHAT_APP_ID": "wxminiprogram00001",
+        "WECHAT_APP_SECRET": "mini-secret",
+        "WECHAT_API_BASE_URL": sandbox.url,
+    }
+    assert sandbox.followers("wxminiprogram00001") == [SANDBOX_OPENID]
+    agent = sandbox.register(SANDBOX_CORP_ID, "second-app-secret", kind="work")
+    assert agent.agent_id == SANDBOX_AGENT_ID + 1
+    assert sandbox.flask_config("work") == {
+        "WECHAT_KIND": "work",
+        "WECHAT_APP_ID": SANDBOX_CORP_ID,
+        "WECHAT_APP_SECRET": SANDBOX_CORP_SECRET,
+        "WECHAT_API_BASE_URL": sandbox.url,
+        "WECHAT_AGENT_ID": str(SANDBOX_AGENT_ID),
+    }
+    second = sandbox.flask_config("work", SANDBOX_CORP_ID, agent_id=agent.agent_id)
+    assert second["WECHAT_APP_SECRET"] == "second-app-secret"
+    assert second["WECHAT_AGENT_ID"] == str(agent.agent_id)
+    chosen = sandbox.register("wwothercorp0000001", "s", kind="work", agent_id=5)
+    assert chosen.agent_id == 5
+    with pytest.raises(ValueError, match="registered as 'miniprogram'"):
+        sandbox.flask_config("mp", "wxminiprogram00001")
+    with pytest.raises(KeyError):
+        sandbox.flask_config("mp", "wxnotregistered")
+    with pytest.raises(ValueError, match="agent_id"):
+        sandbox.register("wxapp", "s", kind="mp", agent_id=3)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_fixed_port(session: requests.Session) -> None:
+    port = _free_port()
+    with Sandbox(port=port) as sandbox:
+        assert sandbox.url == f"http://127.0.0.1:{port}"
+        assert Api(sandbox, session).token()
+
+
+def test_standalone_mode_prints_what_to_paste(session: requests.Session) -> None:
+    port = _free_port()
+    command = [sys.executable, "-m", "flask_wechat.sandbox", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*command, "--token-ttl", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(30, proc.kill)
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        printed: dict[str, str] = {}
+        while "WECHAT_API_BASE_URL" not in printed:
+            line = proc.stdout.readline()
+            assert line, f"the sandbox exited: {proc.communicate()[1]}"
+            if line.startswith("WECHAT_"):
+                key, _, value = line.strip().partition("=")
+                printed[key] = value
+        assert printed["WECHAT_API_BASE_URL"] == f"http://127.0.0.1:{port}"
+        assert printed["WECHAT_KIND"] == "mp"
+        answer = session.get(
+            printed["WECHAT_API_BASE_URL"] + "/cgi-bin/token",
+            params={
+                "grant_type": "client_credential",
+                "appid": printed["WECHAT_APP_ID"],
+                "secret": printed["WECHAT_APP_SECRET"],
+            },
+            timeout=5,
+        ).json()
+        assert answer["expires_in"] == 60
+        assert answer["access_token"]
+    finally:
+        proc.terminate()
+        try:
+            assert proc.wait(timeout=10) == 0
+        finally:
+            watchdog.cancel()
+            proc.kill()
+            proc.communicate()
+
+
 # -- answers look like WeChat's ----------------------------------------------------------
 
 
@@ -88,6 +183,77 @@ def test_unknown_path_and_wrong_method(api: Api) -> None:
     assert response.status_code == 404
     assert response.json()["errcode"] == 40066
     assert api.raw("GET", "/cgi-bin/menu/trymatch").json()["errcode"] == 43002
+
+
+#: The HTTP method WeChat's documentation gives each endpoint.
+DOCUMENTED_METHODS = {
+    "/cgi-bin/token": "GET",
+    "/cgi-bin/stable_token": "POST",
+    "/cgi-bin/gettoken": "GET",
+    "/cgi-bin/ticket/getticket": "GET",
+    "/cgi-bin/get_jsapi_ticket": "GET",
+    "/cgi-bin/ticket/get": "GET",
+    "/cgi-bin/getcallbackip": "GET",
+    "/cgi-bin/get_api_domain_ip": "GET",
+    "/cgi-bin/message/custom/send": "POST",
+    "/cgi-bin/message/custom/typing": "POST",
+    "/customservice/kfaccount/add": "POST",
+    "/customservice/kfaccount/update": "POST",
+    "/customservice/kfaccount/del": "GET",
+    "/cgi-bin/customservice/getkflist": "GET",
+    "/customservice/kfaccount/uploadheadimg": "POST",
+    "/cgi-bin/template/api_set_industry": "POST",
+    "/cgi-bin/template/get_industry": "GET",
+    "/cgi-bin/template/api_add_template": "POST",
+    "/cgi-bin/template/get_all_private_template": "GET",
+    "/cgi-bin/template/del_private_template": "POST",
+    "/cgi-bin/message/template/send": "POST",
+    "/cgi-bin/menu/create": "POST",
+    "/cgi-bin/menu/get": "GET",
+    "/cgi-bin/menu/delete": "GET",
+    "/cgi-bin/menu/addconditional": "POST",
+    "/cgi-bin/menu/delconditional": "POST",
+    "/cgi-bin/menu/trymatch": "POST",
+    "/cgi-bin/tags/create": "POST",
+    "/cgi-bin/tags/get": "GET",
+    "/cgi-bin/tags/update": "POST",
+    "/cgi-bin/tags/delete": "POST",
+    # documented as GET, but with a JSON body: every client POSTs it, and WeChat takes that
+    "/cgi-bin/user/tag/get": "POST",
+    "/cgi-bin/tags/members/batchtagging": "POST",
+    "/cgi-bin/tags/members/batchuntagging": "POST",
+    "/cgi-bin/tags/getidlist": "POST",
+    "/cgi-bin/user/info": "GET",
+    "/cgi-bin/user/info/batchget": "POST",
+    "/cgi-bin/user/get": "GET",
+    "/cgi-bin/user/info/updateremark": "POST",
+    "/cgi-bin/media/upload": "POST",
+    "/cgi-bin/media/get": "GET",
+    "/connect/oauth2/authorize": "GET",
+    "/sns/oauth2/access_token": "GET",
+    "/sns/oauth2/refresh_token": "GET",
+    "/sns/userinfo": "GET",
+    "/sns/auth": "GET",
+    "/sns/jscode2session": "GET",
+    "/cgi-bin/user/getuserinfo": "GET",
+    "/cgi-bin/auth/getuserinfo": "GET",
+    "/cgi-bin/message/send": "POST",
+}
+
+
+def test_every_endpoint_takes_the_documented_method_only(api: Api) -> None:
+    served = {route.rule: route.methods for table in DOMAINS for route in table}
+    served.pop("/sandbox/video/<media_id>")  # the sandbox's own download URL
+    assert served == {path: (method,) for path, method in DOCUMENTED_METHODS.items()}
+    for path, method in DOCUMENTED_METHODS.items():
+        wrong = "POST" if method == "GET" else "GET"
+        response = api.raw(wrong, path, params={"access_token": api.token()}, json={})
+        # WeChat answers a wrong method with HTTP 200 and the errcode
+        assert response.status_code == 200, path
+        expected = {"errcode": 43001, "errmsg": "require GET method"}
+        if method == "POST":
+            expected = {"errcode": 43002, "errmsg": "require POST method"}
+        assert response.json() == expected, path
 
 
 # -- fault injection, delays, recording --------------------------------------------------

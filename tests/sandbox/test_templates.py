@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_OPENID, Sandbox
+import requests
 
-from .conftest import Api
+from flask_wechat.sandbox import (
+    SANDBOX_APP_ID,
+    SANDBOX_OPENID,
+    Sandbox,
+)
+
+from .conftest import Api, Clock, errcode
 
 # -- templates ---------------------------------------------------------------------------
 
@@ -43,3 +49,26 @@ def test_templates(api: Api, sandbox: Sandbox) -> None:
     delete = {"template_id": template_id}
     assert api.post("/cgi-bin/template/del_private_template", delete)["errcode"] == 0
     assert api.post("/cgi-bin/template/del_private_template", delete)["errcode"] == 40037
+
+
+def test_client_msg_id_blocks_a_repeat_for_ten_minutes(session: requests.Session) -> None:
+    clock = Clock()
+    with Sandbox(10**9, clock=clock) as sandbox:
+        api = Api(sandbox, session)
+        template_id = api.post("/cgi-bin/template/api_add_template", {"template_id_short": "T"})[
+            "template_id"
+        ]
+        (other,) = sandbox.add_users(1)
+        message = {"touser": SANDBOX_OPENID, "template_id": template_id, "client_msg_id": "m-1"}
+        assert errcode(api.post("/cgi-bin/message/template/send", message)) == 0
+        assert errcode(api.post("/cgi-bin/message/template/send", message)) == 43105
+        # another user, or no client_msg_id, is another message
+        assert (
+            errcode(api.post("/cgi-bin/message/template/send", {**message, "touser": other})) == 0
+        )
+        plain = {k: v for k, v in message.items() if k != "client_msg_id"}
+        assert errcode(api.post("/cgi-bin/message/template/send", plain)) == 0
+        assert errcode(api.post("/cgi-bin/message/template/send", plain)) == 0
+        clock.now += 600
+        assert errcode(api.post("/cgi-bin/message/template/send", message)) == 0
+        assert len(sandbox.sent) == 5

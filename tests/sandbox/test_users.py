@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from flask_wechat.sandbox import (
     SANDBOX_OPENID,
     Sandbox,
@@ -77,3 +79,19 @@ def test_user_info_batchget_and_remark(api: Api, sandbox: Sandbox) -> None:
     assert first["remark"] == "胖子"
     assert second["subscribe"] == 0
     assert "nickname" not in second
+
+
+def test_each_app_has_its_own_followers(api: Api, sandbox: Sandbox) -> None:
+    sandbox.register("wxotherapp000001", "other-secret")
+    other = api.token("wxotherapp000001", "other-secret")
+    added = sandbox.add_users(2, app_id="wxotherapp000001")
+    assert sandbox.followers() == [SANDBOX_OPENID]
+    assert sandbox.followers("wxotherapp000001") == [SANDBOX_OPENID, *added]
+    assert api.get("/cgi-bin/user/get", access_token=other)["total"] == 3
+    assert api.get("/cgi-bin/user/get")["total"] == 1
+    sandbox.user_wrote("oWroteToOther", app_id="wxotherapp000001")
+    assert api.get("/cgi-bin/user/info", openid="oWroteToOther")["errcode"] == 40003
+    info = api.get("/cgi-bin/user/info", access_token=other, openid="oWroteToOther")
+    assert info["subscribe"] == 1
+    with pytest.raises(KeyError):
+        sandbox.add_users(1, app_id="wxnotregistered")

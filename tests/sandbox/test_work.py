@@ -1,10 +1,12 @@
-"""The sandbox: weCom member OAuth and app messages."""
+"""The sandbox: WeCom member OAuth and app messages."""
 
 from __future__ import annotations
 
+import typing as t
 from urllib.parse import parse_qs, urlsplit
 
 from flask_wechat.sandbox import (
+    SANDBOX_AGENT_ID,
     SANDBOX_CORP_ID,
     SANDBOX_USERID,
     Sandbox,
@@ -63,3 +65,31 @@ def test_work_messages(api: Api, sandbox: Sandbox) -> None:
     assert len(sandbox.sent) == 1
     # an Official Account token may not send WeCom messages
     assert api.post("/cgi-bin/message/send", message)["errcode"] == 48001
+
+
+def test_each_wecom_app_has_its_own_token_and_tags_its_sends(api: Api, sandbox: Sandbox) -> None:
+    second = sandbox.register(SANDBOX_CORP_ID, "second-app-secret", kind="work")
+
+    def gettoken(secret: str) -> JSON:
+        params = {"corpid": SANDBOX_CORP_ID, "corpsecret": secret}
+        return t.cast(JSON, api.raw("GET", "/cgi-bin/gettoken", params=params).json())
+
+    first_token = api.work_token()
+    second_token = gettoken("second-app-secret")["access_token"]
+    assert first_token != second_token
+    assert gettoken("nope")["errcode"] == 40001
+    message = {"touser": "@all", "msgtype": "text", "text": {"content": "hi"}}
+    for token, agent_id in ((first_token, SANDBOX_AGENT_ID), (second_token, second.agent_id)):
+        body = {**message, "agentid": agent_id}
+        assert api.post("/cgi-bin/message/send", body, access_token=token)["errcode"] == 0
+    assert [(m["app_id"], m["agentid"]) for m in sandbox.sent] == [
+        (SANDBOX_CORP_ID, SANDBOX_AGENT_ID),
+        (SANDBOX_CORP_ID, second.agent_id),
+    ]
+    sends = [c for c in sandbox.calls if c.path == "/cgi-bin/message/send"]
+    assert [(c.app_id, c.agent_id) for c in sends] == [
+        (SANDBOX_CORP_ID, SANDBOX_AGENT_ID),
+        (SANDBOX_CORP_ID, second.agent_id),
+    ]
+    tokens = [c for c in sandbox.calls if c.path == "/cgi-bin/gettoken"]
+    assert [c.agent_id for c in tokens] == [SANDBOX_AGENT_ID, second.agent_id, None]
