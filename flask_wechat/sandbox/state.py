@@ -107,7 +107,6 @@ ERRMSGS: dict[int, str] = {
     65302: "no such user",
     65303: "there is no selfmenu, please create selfmenu first",
     65304: "match rule empty",
-    65400: "please enable new custom service, or wait for a while if you have enabled",
     65401: "invalid kf_account",
     65403: "invalid nickname",
     65404: "invalid kf_account",
@@ -155,7 +154,7 @@ class Registration:
     @property
     def key(self) -> str:
         """What tells this app apart: the AppID, or ``CorpID/AgentID`` for WeCom."""
-        return self.app_id if self.agent_id is None else f"{self.app_id}/{self.agent_id}"
+        return app_key(self.app_id, self.agent_id)
 
     def flask_config(self, base_url: str, kind: str | None = None) -> dict[str, str]:
         """``WECHAT_*`` settings for this app against a sandbox at ``base_url``."""
@@ -209,7 +208,7 @@ class Token:
     @property
     def app_key(self) -> str:
         """The :attr:`Registration.key` of the app the token belongs to."""
-        return self.app_id if self.agent_id is None else f"{self.app_id}/{self.agent_id}"
+        return app_key(self.app_id, self.agent_id)
 
 
 @dataclasses.dataclass
@@ -362,14 +361,7 @@ class SandboxState:
             raise ValueError("only a WeCom (kind 'work') app has an agent_id")
         with self.lock:
             if kind == "work" and agent_id is None:
-                taken = {
-                    reg.agent_id
-                    for reg in self.registrations.values()
-                    if reg.app_id == app_id and reg.agent_id is not None
-                }
-                agent_id = next(
-                    i for i in range(SANDBOX_AGENT_ID, SANDBOX_AGENT_ID + 10**6) if i not in taken
-                )
+                agent_id = max(self.agents_of(app_id), default=SANDBOX_AGENT_ID - 1) + 1
             registration = Registration(app_id, secret, kind, agent_id)
             clash = self.registrations.get(registration.key)
             if clash is not None and clash.kind != kind:
@@ -384,7 +376,7 @@ class SandboxState:
         or its first app), or None."""
         with self.lock:
             if agent_id is not None:
-                return self.registrations.get(f"{app_id}/{agent_id}")
+                return self.registrations.get(app_key(app_id, agent_id))
             found = self.registrations.get(app_id)
             if found is not None:
                 return found
@@ -419,6 +411,11 @@ class SandboxState:
     def menu(self) -> dict[str, t.Any] | None:
         """The pre-registered Official Account's default menu, or None."""
         return self.app_data().menu
+
+    @property
+    def menu_id(self) -> int:
+        """The ``menuid`` of the pre-registered Official Account's default menu."""
+        return self.app_data().menu_id
 
     @property
     def conditional_menus(self) -> list[dict[str, t.Any]]:
@@ -482,27 +479,18 @@ class SandboxState:
             return self._delays.get(path, self._delays.get("*", 0.0))
 
     def _caller(self, params: dict[str, str], body: t.Any) -> tuple[str | None, int | None]:
-        """Who a request comes from, as far as its token or credentials tell."""
+        """Who a request comes from, as far as its token or credentials tell:
+        ``(AppID or CorpID, AgentID)``."""
         token = self.tokens.get(params.get("access_token", ""))
         if token is not None:
             return token.app_id, token.agent_id
-        fields = body if isinstance(body, dict) else {}
-        for source, name in ((params, "appid"), (params, "corpid"), (fields, "appid")):
-            value = source.get(name)
-            if isinstance(value, str) and value:
-                if name != "corpid":
-                    return value, None
-                secret = params.get("corpsecret", "")
-                agent = next(
-                    (
-                        reg.agent_id
-                        for reg in self.agents_of(value).values()
-                        if reg.secret == secret
-                    ),
-                    None,
-                )
-                return value, agent
-        return None, None
+        corp_id = params.get("corpid")
+        if corp_id:
+            secret = params.get("corpsecret", "")
+            agents = self.agents_of(corp_id).values()
+            return corp_id, next((a.agent_id for a in agents if a.secret == secret), None)
+        app_id = params.get("appid") or (body.get("appid") if isinstance(body, dict) else None)
+        return (app_id, None) if isinstance(app_id, str) and app_id else (None, None)
 
     def take_fault(self, path: str) -> tuple[APIFault, int] | None:
         """The injected fault this request answers with, if any (consumed)."""
@@ -584,7 +572,7 @@ class SandboxState:
         the previous one of the slot invalid after :attr:`overlap` seconds, and
         any older one at once. ``agent_id`` names the WeCom app of the corp.
         """
-        key = app_id if agent_id is None else f"{app_id}/{agent_id}"
+        key = app_key(app_id, agent_id)
         with self.lock:
             now = self.clock()
             current = self._current.get((key, slot))
@@ -838,6 +826,11 @@ class SandboxState:
             kf_id = self._next_kf
             self._next_kf += 1
             return kf_id
+
+
+def app_key(app_id: str, agent_id: int | None) -> str:
+    """What tells an app apart: its AppID, or ``CorpID/AgentID`` for a WeCom app."""
+    return app_id if agent_id is None else f"{app_id}/{agent_id}"
 
 
 def _random_token() -> str:

@@ -67,8 +67,8 @@ def create_app(state: SandboxState, tables: t.Iterable[RouteTable] = DOMAINS) ->
             return error_answer(APIFault(40066, "invalid url"), 404)
         if exc.code == 405:
             # WeChat answers a wrong method with HTTP 200 and 43001/43002.
-            wanted = "POST" if request.method == "GET" else "GET"
-            return error_answer(APIFault(43002 if wanted == "POST" else 43001))
+            allowed = getattr(exc, "valid_methods", None) or ()
+            return error_answer(APIFault(43002 if "POST" in allowed else 43001))
         if exc.code == 413:
             return error_answer(APIFault(40006))
         return error_answer(APIFault(-1), exc.code or 500)

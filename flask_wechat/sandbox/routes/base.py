@@ -107,6 +107,9 @@ class Context:
 
 
 def make_view(state: SandboxState, route: Route) -> t.Callable[..., Response]:
+    """The Flask view of ``route``: checks the caller's access_token and answers
+    the handler's result (or fault) as WeChat does."""
+
     def view(**kwargs: str) -> Response:
         try:
             registration = None

@@ -75,8 +75,8 @@ def _check_content(ctx: Context, msgtype: str, content: JSONDict) -> None:
         # only a missing media_id can be told apart.
         raise APIFault(40007)
     if msgtype == "music":
-        if not content:
-            raise APIFault(44004)
+        # an empty card or one without its music is empty content; the
+        # thumbnail is required and must be uploaded media
         if not to_text(content.get("musicurl")):
             raise APIFault(44004)
         _check_media_id(ctx, content.get("thumb_media_id"))
