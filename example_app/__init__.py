@@ -126,6 +126,10 @@ def create_app(
         result = None
         if request.method == "POST":
             client = WeChatTestClient(app)
+            if sandbox is not None:
+                # what WeChat learns as the user writes: customer-service
+                # messages (late replies) may reach them for 48 hours
+                sandbox.user_wrote(client.user)
             kind = request.form.get("kind", "text")
             if kind == "subscribe":
                 result = client.event("subscribe", EventKey="qrscene_demo")

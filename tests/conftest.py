@@ -15,7 +15,7 @@ from flask import Flask
 
 from flask_wechat import WeChat
 from flask_wechat.sandbox import Sandbox
-from flask_wechat.testing import WeChatTestClient
+from flask_wechat.testing import DEFAULT_USER, WeChatTestClient
 
 TOKEN = "test-token"
 APP_ID = "wx1234567890abcdef"
@@ -127,7 +127,10 @@ def sandbox_server() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
-    """The module's sandbox with its faults, traffic and data cleared around each test."""
+    """The module's sandbox with its faults, traffic and data cleared around each
+    test. The test client's default user has just written to the Official
+    Account, so WeChat would let the account answer it by customer-service message."""
     sandbox_server.reset(data=True)
+    sandbox_server.user_wrote(DEFAULT_USER)
     yield sandbox_server
     sandbox_server.reset(data=True)

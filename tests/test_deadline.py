@@ -19,7 +19,7 @@ from flask import Flask, current_app, request
 
 from flask_wechat import APIError, ImageReply, Message, TextReply, WeChat, handling, signals
 from flask_wechat.edge import SUCCESS, Answer
-from flask_wechat.sandbox import Sandbox
+from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_CORP_ID, Sandbox
 from flask_wechat.state import WeChatState
 from flask_wechat.tasks import InlineRunner, ThreadPoolRunner
 from flask_wechat.testing import DEFAULT_USER, WeChatTestClient
@@ -142,6 +142,7 @@ class Harness:
 @pytest.fixture
 def harness() -> Iterator[Harness]:
     with Sandbox() as sandbox:
+        sandbox.user_wrote(DEFAULT_USER)  # the user the tests answer wrote first
         harness = Harness(sandbox)
         try:
             yield harness
@@ -151,7 +152,13 @@ def harness() -> Iterator[Harness]:
 
 def custom_text(content: str, user: str = DEFAULT_USER) -> dict[str, t.Any]:
     """A text customer-service message as the sandbox records it."""
-    return {"touser": user, "msgtype": "text", "text": {"content": content}, "kind": "custom"}
+    return {
+        "touser": user,
+        "msgtype": "text",
+        "text": {"content": content},
+        "kind": "custom",
+        "app_id": SANDBOX_APP_ID,
+    }
 
 
 # == a late reply is delivered later, once =================================================
@@ -245,6 +252,7 @@ def test_a_late_image_reply_from_a_file_is_uploaded_then_sent(harness: Harness) 
             "msgtype": "image",
             "image": {"media_id": media_id},
             "kind": "custom",
+            "app_id": SANDBOX_APP_ID,
         }
     ]
 
@@ -507,6 +515,7 @@ def test_a_wecom_late_reply_is_an_app_message_with_agentid(harness: Harness) -> 
             "text": {"content": "稍后回复: 报销进度"},
             "agentid": WORK_AGENT_ID,
             "kind": "work",
+            "app_id": SANDBOX_CORP_ID,
         }
     ]
     assert harness.sandbox.count(WORK_SEND_PATH) == 1

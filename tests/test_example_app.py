@@ -9,7 +9,7 @@ from flask import Flask
 
 from example_app import MENU, MENU_GOOD, create_app
 from flask_wechat.sandbox import Sandbox
-from flask_wechat.testing import WeChatTestClient
+from flask_wechat.testing import DEFAULT_USER, WeChatTestClient
 
 
 @pytest.fixture
@@ -50,11 +50,13 @@ def test_unhandled_event_answers_success(site: Flask) -> None:
     assert WeChatTestClient(site).event("LOCATION", Latitude="23.1").is_success
 
 
-def test_page_plays_wechat(site: Flask) -> None:
+def test_page_plays_wechat(site: Flask, sandbox: Sandbox) -> None:
     page = site.test_client()
     assert "callback" in page.get("/").get_data(as_text=True)
     html = page.post("/", data={"kind": "text", "content": "hello page"}).get_data(as_text=True)
     assert "hello page" in html
+    # the sandbox, as WeChat, now knows the user wrote (customer-service sends may follow)
+    assert DEFAULT_USER in sandbox.followers()
     assert "encrypted reply" in html
     html = page.post("/", data={"kind": "click"}).get_data(as_text=True)
     assert "谢谢你的赞" in html

@@ -103,6 +103,7 @@ def platform() -> Iterator[RelayPlatform]:
 
 
 def relay_app(sandbox: Sandbox, platform: RelayPlatform, **config: t.Any) -> tuple[Flask, WeChat]:
+    sandbox.user_wrote(USER)  # the user whose messages are relayed wrote to the account
     app = Flask("relay_test")
     app.config.update(
         TESTING=True,
@@ -424,6 +425,7 @@ def test_agent_text_reply_is_sent_to_the_user(relay: Relay) -> None:
             "msgtype": "text",
             "text": {"content": "您好，请问有什么可以帮您？"},
             "kind": "custom",
+            "app_id": SANDBOX_APP_ID,
         }
     ]
     [received] = relay.received.calls

@@ -192,12 +192,9 @@ class CustomerServiceAPI:
         return self.client.post("/customservice/kfaccount/update", body, idempotent=True)
 
     def delete_account(self, kf_account: str) -> JSON:
-        """Delete a customer-service account."""
-        return self.client.post(
-            "/customservice/kfaccount/del",
-            {"kf_account": kf_account},
-            params={"kf_account": kf_account},
-        )
+        """Delete a customer-service account (WeChat documents a GET with the
+        account in the query string)."""
+        return self.client.get("/customservice/kfaccount/del", {"kf_account": kf_account})
 
     def list_accounts(self) -> list[dict[str, t.Any]]:
         """Every customer-service account: ``kf_account``, ``kf_nick``, ``kf_id``, ...."""

@@ -31,17 +31,27 @@ class MenuAPI:
     def __init__(self, client: Client) -> None:
         self.client = client
 
+    def menu_params(self) -> dict[str, t.Any]:
+        """Query parameters every menu call carries: the platform's (WeCom names the
+        app whose menu it is, ``agentid``)."""
+        return self.client.platform.menu_params(self.client.account)
+
     def create(self, menu: MenuInput) -> JSON:
         """Replace the default menu (users see it within about 5 minutes)."""
-        return self.client.post("/cgi-bin/menu/create", {"button": _buttons(menu)}, idempotent=True)
+        return self.client.post(
+            "/cgi-bin/menu/create",
+            {"button": _buttons(menu)},
+            params=self.menu_params(),
+            idempotent=True,
+        )
 
     def get(self) -> JSON:
         """The menus: ``menu`` (the default one) and ``conditionalmenu`` if any."""
-        return self.client.get("/cgi-bin/menu/get")
+        return self.client.get("/cgi-bin/menu/get", self.menu_params())
 
     def delete(self) -> JSON:
         """Delete every menu, the conditional ones included."""
-        return self.client.get("/cgi-bin/menu/delete")
+        return self.client.get("/cgi-bin/menu/delete", self.menu_params())
 
     def add_conditional(self, menu: MenuInput, matchrule: Mapping[str, t.Any]) -> str:
         """Add a conditional menu shown to users matching ``matchrule`` (``tag_id``,

@@ -26,13 +26,14 @@ Self = t.TypeVar("Self", bound="LoopbackServer")
 
 
 class LoopbackServer:
-    """Serves :meth:`wsgi_app` on a free port of ``host`` while started."""
+    """Serves :meth:`wsgi_app` on ``port`` of ``host`` (0: a free port) while started."""
 
     #: what errors call the server ("the sandbox", "the relay platform").
     label = "the server"
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
+        self.port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -53,11 +54,11 @@ class LoopbackServer:
         return f"http://{self.host}:{self._server.port}"
 
     def start(self: Self) -> Self:
-        """Bind a free port on loopback and serve in a daemon thread."""
+        """Bind the port (a free one if 0) and serve in a daemon thread."""
         if self._server is not None:
             raise RuntimeError(f"{self.label} is already running")
         server = make_server(
-            self.host, 0, self.wsgi_app(), threaded=True, request_handler=QuietHandler
+            self.host, self.port, self.wsgi_app(), threaded=True, request_handler=QuietHandler
         )
         thread = threading.Thread(
             target=server.serve_forever,

@@ -15,9 +15,7 @@ from .routes import create_app
 from .state import (
     KINDS,
     SANDBOX_APP_ID,
-    SANDBOX_APP_SECRET,
     SANDBOX_CORP_ID,
-    SANDBOX_CORP_SECRET,
     SandboxState,
 )
 
@@ -37,7 +35,8 @@ class Sandbox(SandboxState, LoopbackServer):
 
     Nothing runs until :meth:`start`. The state (followers, faults, recorded
     calls, …) is this object's own; several sandboxes may run at once.
-    See :class:`~.state.SandboxState` for the parameters.
+    See :class:`~.state.SandboxState` for the parameters; ``host`` and ``port``
+    say where to listen (port 0: a free one).
     """
 
     def __init__(
@@ -50,6 +49,7 @@ class Sandbox(SandboxState, LoopbackServer):
         code_ttl: float = 300,
         clock: t.Callable[[], float] = time.time,
         host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         super().__init__(
             token_ttl,
@@ -59,7 +59,7 @@ class Sandbox(SandboxState, LoopbackServer):
             code_ttl=code_ttl,
             clock=clock,
         )
-        LoopbackServer.__init__(self, host)
+        LoopbackServer.__init__(self, host, port)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -69,7 +69,7 @@ class Sandbox(SandboxState, LoopbackServer):
         return create_app(self)
 
     def start(self) -> Sandbox:
-        """Bind a free port on loopback and serve in a daemon thread."""
+        """Bind the port (a free one if 0) and serve in a daemon thread."""
         self.stopping.clear()
         return super().start()
 
@@ -78,23 +78,30 @@ class Sandbox(SandboxState, LoopbackServer):
 
     # -- helpers -------------------------------------------------------------------
 
-    def flask_config(self, kind: str = "mp") -> dict[str, str]:
-        """``WECHAT_*`` settings pointing a Flask app at this sandbox's
-        pre-registered account of ``kind`` (``"mp"``, ``"miniprogram"``, ``"work"``;
-        the sandbox serves mini programs with the Official Account's AppID, as it
-        does not tell the two apart)."""
+    def flask_config(
+        self, kind: str = "mp", app_id: str | None = None, *, agent_id: int | None = None
+    ) -> dict[str, str]:
+        """``WECHAT_*`` settings pointing a Flask app at this sandbox.
+
+        Without ``app_id``: the pre-registered account of ``kind`` (``"mp"``,
+        ``"miniprogram"``, ``"work"``; mini programs get the Official Account's
+        AppID, which the sandbox then serves as an Official Account). With
+        ``app_id``: that app as :meth:`register` registered it, which must be of
+        ``kind`` (a WeCom corp's first app unless ``agent_id`` names one). A WeCom
+        app's settings carry its ``WECHAT_AGENT_ID``.
+        """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-        if kind == "work":
-            app_id, secret = SANDBOX_CORP_ID, SANDBOX_CORP_SECRET
+        if app_id is None:
+            app_id = SANDBOX_CORP_ID if kind == "work" else SANDBOX_APP_ID
+            registration = self.find_app(app_id, agent_id)
         else:
-            app_id, secret = SANDBOX_APP_ID, SANDBOX_APP_SECRET
-        return {
-            "WECHAT_KIND": kind,
-            "WECHAT_APP_ID": app_id,
-            "WECHAT_APP_SECRET": secret,
-            "WECHAT_API_BASE_URL": self.url,
-        }
+            registration = self.find_app(app_id, agent_id)
+            if registration is not None and registration.kind != kind:
+                raise ValueError(f"{app_id!r} is registered as {registration.kind!r}, not {kind!r}")
+        if registration is None:
+            raise KeyError(f"app {app_id!r} is not registered with the sandbox")
+        return registration.flask_config(self.url, kind)
 
     def __repr__(self) -> str:
         where = self.url if self._server is not None else "stopped"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import dataclasses
+import hashlib
 import math
 import secrets
 import threading
@@ -22,9 +23,10 @@ from collections import Counter
 #: The Official Account every sandbox knows from the start.
 SANDBOX_APP_ID = "wxsandbox0000000001"
 SANDBOX_APP_SECRET = "sandbox-secret"  # noqa: S105 - a published fake, not a secret
-#: The WeCom corp (and its app's Secret) every sandbox knows from the start.
+#: The WeCom corp (and its app's Secret and AgentID) every sandbox knows from the start.
 SANDBOX_CORP_ID = "wwsandbox000000001"
 SANDBOX_CORP_SECRET = "sandbox-corp-secret"  # noqa: S105 - a published fake
+SANDBOX_AGENT_ID = 1000002
 #: The follower that exists from the start; the default user of the OAuth flows.
 SANDBOX_OPENID = "oSANDBOX00000000000000000000"
 #: The WeCom member the OAuth flow signs in unless :attr:`SandboxState.work_user` is set.
@@ -34,6 +36,10 @@ KINDS = ("mp", "miniprogram", "work")
 #: The paths that issue an access_token (counted by ``token_requests``).
 TOKEN_PATHS = frozenset({"/cgi-bin/token", "/cgi-bin/stable_token", "/cgi-bin/gettoken"})
 OAUTH_SCOPES = ("snsapi_base", "snsapi_userinfo", "snsapi_privateinfo")
+#: How long after a user's last message an app may send customer-service messages.
+SERVICE_WINDOW = 48 * 3600
+#: How long a template message's ``client_msg_id`` blocks a repeat (WeChat: 10 minutes).
+CLIENT_MSG_ID_WINDOW = 600
 
 #: WeChat's own wording for the errcodes the sandbox answers.
 ERRMSGS: dict[int, str] = {
@@ -78,15 +84,21 @@ ERRMSGS: dict[int, str] = {
     42001: "access_token expired",
     42002: "refresh_token expired",
     42003: "code expired",
+    43001: "require GET method",
+    43002: "require POST method",
     43004: "require subscribe",
+    43105: "repeated msg",
     44002: "empty post data",
     44004: "empty content",
+    45008: "article size out of limit",
     45009: "reach max api daily quota limit",
+    45015: "response out of time limit",
     45026: "template size out of limit",
     45056: "too many tags",
     45058: "can't modify sys tag",
     45059: "too many tags on this user",
     45157: "invalid tag name",
+    45158: "tag name too long",
     45159: "invalid tag id",
     46003: "menu no exist",
     47001: "data format error",
@@ -117,21 +129,63 @@ class APIFault(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Call:
-    """One request that reached the sandbox (query parameters and JSON body)."""
+    """One request that reached the sandbox (query parameters and JSON body), with
+    the app that made it as far as the request tells (AppID or CorpID, and the
+    WeCom AgentID), or None."""
 
     method: str
     path: str
     params: dict[str, str]
     json: t.Any | None
+    app_id: str | None = None
+    agent_id: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class Registration:
-    """An app the sandbox accepts credentials for."""
+    """An app the sandbox accepts credentials for; a WeCom app is a CorpID, the
+    app's Secret and its AgentID."""
 
     app_id: str
     secret: str
     kind: str
+    agent_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        """What tells this app apart: the AppID, or ``CorpID/AgentID`` for WeCom."""
+        return app_key(self.app_id, self.agent_id)
+
+    def flask_config(self, base_url: str, kind: str | None = None) -> dict[str, str]:
+        """``WECHAT_*`` settings for this app against a sandbox at ``base_url``."""
+        config = {
+            "WECHAT_KIND": kind or self.kind,
+            "WECHAT_APP_ID": self.app_id,
+            "WECHAT_APP_SECRET": self.secret,
+            "WECHAT_API_BASE_URL": base_url,
+        }
+        if self.agent_id is not None:
+            config["WECHAT_AGENT_ID"] = str(self.agent_id)
+        return config
+
+
+@dataclasses.dataclass
+class AppData:
+    """What one app keeps for itself: its followers (with the time each last
+    wrote), its menus and the ``client_msg_id`` of its recent template sends."""
+
+    #: The followers: openid -> the info ``/cgi-bin/user/info`` answers.
+    users: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
+    #: openid -> when the user last interacted with the app (the 48-hour window).
+    last_interaction: dict[str, float] = dataclasses.field(default_factory=dict)
+    next_user: int = 0
+    #: The default menu as it was created (``{"button": [...]}``), or None.
+    menu: dict[str, t.Any] | None = None
+    menu_id: int = 0
+    #: Conditional menus as stored (each with ``button``, ``matchrule``, ``menuid``).
+    conditional_menus: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    #: (touser, client_msg_id) -> when a template message carrying it was accepted.
+    template_msg_ids: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -148,6 +202,13 @@ class Token:
     revoked: bool = False
     openid: str = ""
     scope: str = ""
+    #: the WeCom app (AgentID) the token was issued to.
+    agent_id: int | None = None
+
+    @property
+    def app_key(self) -> str:
+        """The :attr:`Registration.key` of the app the token belongs to."""
+        return app_key(self.app_id, self.agent_id)
 
 
 @dataclasses.dataclass
@@ -249,24 +310,19 @@ class SandboxState:
         self._counts: Counter[str] = Counter()
         self._sent: list[dict[str, t.Any]] = []
         self.token_requests = 0
+        self.apps: dict[str, AppData] = {}
         self._init_data()
         self.register(SANDBOX_APP_ID, SANDBOX_APP_SECRET, kind="mp")
-        self.register(SANDBOX_CORP_ID, SANDBOX_CORP_SECRET, kind="work")
+        self.register(SANDBOX_CORP_ID, SANDBOX_CORP_SECRET, kind="work", agent_id=SANDBOX_AGENT_ID)
 
     def _init_data(self) -> None:
         """The account data a fresh sandbox starts with."""
-        #: The followers: openid -> the info ``/cgi-bin/user/info`` answers.
-        self.users: dict[str, dict[str, t.Any]] = {}
-        self._next_user = 0
+        #: Each registered app's own followers and menus, by :attr:`Registration.key`.
+        self.apps = {key: self._new_app_data(reg) for key, reg in self.registrations.items()}
         #: The openid the web OAuth authorize page signs in.
         self.oauth_user = SANDBOX_OPENID
         #: The WeCom UserId the authorize page signs in for a ``work`` app.
         self.work_user = SANDBOX_USERID
-        #: The default menu as it was created (``{"button": [...]}``), or None.
-        self.menu: dict[str, t.Any] | None = None
-        self.menu_id = 0
-        #: Conditional menus as stored (each with ``button``, ``matchrule``, ``menuid``).
-        self.conditional_menus: list[dict[str, t.Any]] = []
         self.tags: dict[int, str] = dict(_SYSTEM_TAGS)
         self._next_tag = 100
         self.kf_accounts: dict[str, dict[str, t.Any]] = {}
@@ -275,18 +331,96 @@ class SandboxState:
         self.templates: dict[str, dict[str, t.Any]] = {}
         self.media: dict[str, Media] = {}
         self._next_id = 1_000_000_000
-        self.add_users(1)
+
+    def _new_app_data(self, registration: Registration) -> AppData:
+        data = AppData()
+        if registration.kind != "work":
+            self._add_users(data, 1)  # SANDBOX_OPENID
+        return data
 
     # -- configuration --------------------------------------------------------
 
-    def register(self, app_id: str, secret: str, kind: str = "mp") -> None:
-        """Accept ``app_id``/``secret`` (for ``work``: CorpID and the app's Secret)."""
+    def register(
+        self, app_id: str, secret: str, kind: str = "mp", *, agent_id: int | None = None
+    ) -> Registration:
+        """Accept ``app_id``/``secret`` as an app of ``kind`` and give it its own
+        followers (SANDBOX_OPENID to start with) and menus; returns the
+        :class:`Registration` (its ``flask_config(url)`` configures an app for it).
+
+        ``kind`` is ``"mp"`` (Official Account), ``"miniprogram"`` or ``"work"``.
+        A WeCom app is the CorpID, the app's Secret and its AgentID: several apps
+        of one corp share the CorpID; without ``agent_id`` the next free one from
+        1000002 is given. Registering an app again changes its Secret and keeps
+        its data.
+        """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
         if not app_id or not secret:
             raise ValueError("app_id and secret must not be empty")
+        if kind != "work" and agent_id is not None:
+            raise ValueError("only a WeCom (kind 'work') app has an agent_id")
         with self.lock:
-            self.registrations[app_id] = Registration(app_id, secret, kind)
+            if kind == "work" and agent_id is None:
+                agent_id = max(self.agents_of(app_id), default=SANDBOX_AGENT_ID - 1) + 1
+            registration = Registration(app_id, secret, kind, agent_id)
+            clash = self.registrations.get(registration.key)
+            if clash is not None and clash.kind != kind:
+                raise ValueError(f"{registration.key} is already registered as {clash.kind!r}")
+            self.registrations[registration.key] = registration
+            if registration.key not in self.apps:
+                self.apps[registration.key] = self._new_app_data(registration)
+            return registration
+
+    def find_app(self, app_id: str, agent_id: int | None = None) -> Registration | None:
+        """The registration of ``app_id`` (a WeCom corp: of its app ``agent_id``,
+        or its first app), or None."""
+        with self.lock:
+            if agent_id is not None:
+                return self.registrations.get(app_key(app_id, agent_id))
+            found = self.registrations.get(app_id)
+            if found is not None:
+                return found
+            return next((r for r in self.registrations.values() if r.app_id == app_id), None)
+
+    def agents_of(self, corp_id: str) -> dict[int, Registration]:
+        """The registered WeCom apps of ``corp_id`` by AgentID."""
+        with self.lock:
+            return {
+                reg.agent_id: reg
+                for reg in self.registrations.values()
+                if reg.app_id == corp_id and reg.agent_id is not None
+            }
+
+    def app_data(self, app_id: str | None = None, agent_id: int | None = None) -> AppData:
+        """The followers and menus of a registered app (default: the pre-registered
+        Official Account)."""
+        registration = self.find_app(app_id or SANDBOX_APP_ID, agent_id)
+        if registration is None:
+            raise KeyError(f"app {app_id!r} is not registered with the sandbox")
+        with self.lock:
+            return self.apps[registration.key]
+
+    # The pre-registered Official Account's data, under the names it always had.
+
+    @property
+    def users(self) -> dict[str, dict[str, t.Any]]:
+        """The pre-registered Official Account's followers (openid -> info)."""
+        return self.app_data().users
+
+    @property
+    def menu(self) -> dict[str, t.Any] | None:
+        """The pre-registered Official Account's default menu, or None."""
+        return self.app_data().menu
+
+    @property
+    def menu_id(self) -> int:
+        """The ``menuid`` of the pre-registered Official Account's default menu."""
+        return self.app_data().menu_id
+
+    @property
+    def conditional_menus(self) -> list[dict[str, t.Any]]:
+        """The pre-registered Official Account's conditional menus."""
+        return self.app_data().conditional_menus
 
     # -- traffic: calls, faults, delays -----------------------------------------
 
@@ -337,11 +471,26 @@ class SandboxState:
     def arrive(self, method: str, path: str, params: dict[str, str], body: t.Any) -> float:
         """Record a request; returns how long it must wait before answering."""
         with self.lock:
-            self._calls.append(Call(method, path, params, body))
+            app_id, agent_id = self._caller(params, body)
+            self._calls.append(Call(method, path, params, body, app_id, agent_id))
             self._counts[path] += 1
             if path in TOKEN_PATHS:
                 self.token_requests += 1
             return self._delays.get(path, self._delays.get("*", 0.0))
+
+    def _caller(self, params: dict[str, str], body: t.Any) -> tuple[str | None, int | None]:
+        """Who a request comes from, as far as its token or credentials tell:
+        ``(AppID or CorpID, AgentID)``."""
+        token = self.tokens.get(params.get("access_token", ""))
+        if token is not None:
+            return token.app_id, token.agent_id
+        corp_id = params.get("corpid")
+        if corp_id:
+            secret = params.get("corpsecret", "")
+            agents = self.agents_of(corp_id).values()
+            return corp_id, next((a.agent_id for a in agents if a.secret == secret), None)
+        app_id = params.get("appid") or (body.get("appid") if isinstance(body, dict) else None)
+        return (app_id, None) if isinstance(app_id, str) and app_id else (None, None)
 
     def take_fault(self, path: str) -> tuple[APIFault, int] | None:
         """The injected fault this request answers with, if any (consumed)."""
@@ -357,10 +506,14 @@ class SandboxState:
                     self._faults.remove(chosen)
             return APIFault(chosen.errcode, chosen.errmsg), chosen.status
 
-    def record_sent(self, kind: str, body: dict[str, t.Any]) -> None:
-        """Remember an accepted message."""
+    def record_sent(self, kind: str, body: dict[str, t.Any], app: Registration) -> None:
+        """Remember an accepted message with the app that sent it (``app_id``;
+        WeCom: also ``agentid``)."""
+        entry = {**copy.deepcopy(body), "kind": kind, "app_id": app.app_id}
+        if app.agent_id is not None:
+            entry.setdefault("agentid", app.agent_id)  # a WeCom send names its own
         with self.lock:
-            self._sent.append({**copy.deepcopy(body), "kind": kind})
+            self._sent.append(entry)
 
     def reset(self, *, data: bool = False) -> None:
         """Clear faults, delays, counters, calls and sent messages; registrations
@@ -381,42 +534,61 @@ class SandboxState:
 
     def check_app(self, app_id: str, secret: str, *, work: bool) -> Registration:
         """The registration for ``app_id`` if ``secret`` is right, else the fault
-        WeChat (or WeCom, with ``work``) answers."""
+        WeChat (or WeCom, with ``work``) answers. A WeCom app is found by its
+        CorpID and Secret (each app of a corp has its own Secret)."""
         if not app_id:
             raise APIFault(41002, "corpid missing" if work else None)
         if not secret:
             raise APIFault(41004, "corpsecret missing" if work else None)
+        if work:
+            agents = self.agents_of(app_id)
+            if not agents:
+                raise APIFault(40013, "invalid corpid")
+            for agent in agents.values():
+                if secrets.compare_digest(agent.secret.encode(), secret.encode()):
+                    return agent
+            raise APIFault(40001, "invalid credential")
         with self.lock:
             registration = self.registrations.get(app_id)
-        if registration is None or (registration.kind == "work") != work:
-            raise APIFault(40013, "invalid corpid" if work else None)
+        if registration is None or registration.kind == "work":
+            raise APIFault(40013)
         if not secrets.compare_digest(registration.secret.encode(), secret.encode()):
-            raise APIFault(40001, "invalid credential") if work else APIFault(40125)
+            raise APIFault(40125)
         return registration
 
-    def issue_token(self, app_id: str, *, slot: str = "access", reuse: bool = False) -> Token:
+    def issue_token(
+        self,
+        app_id: str,
+        *,
+        slot: str = "access",
+        reuse: bool = False,
+        agent_id: int | None = None,
+    ) -> Token:
         """A token for ``app_id``.
 
         ``slot`` separates the ``/cgi-bin/token`` tokens from the stable ones;
         with ``reuse`` the current token is handed out again while it is valid
         (stable_token without force_refresh, WeCom gettoken). A new token makes
         the previous one of the slot invalid after :attr:`overlap` seconds, and
-        any older one at once.
+        any older one at once. ``agent_id`` names the WeCom app of the corp.
         """
+        key = app_key(app_id, agent_id)
         with self.lock:
             now = self.clock()
-            current = self._current.get((app_id, slot))
+            current = self._current.get((key, slot))
             if reuse and current is not None and self._token_problem(current, now) is None:
                 return current
             for token in self.tokens.values():
-                if token.app_id == app_id and token.kind == slot and token is not current:
+                if token.app_key == key and token.kind == slot and token is not current:
                     token.retire_at = min(token.retire_at or now, now)
             if current is not None:
                 retire = now + self.overlap
                 current.retire_at = retire if current.retire_at is None else current.retire_at
-            token = Token(_random_token(), app_id, slot, now, now + self.token_ttl)
+            token = Token(
+                _random_token(), app_id, slot, now, now + self.token_ttl, agent_id=agent_id
+            )
             self.tokens[token.value] = token
-            self._current[(app_id, slot)] = token
+            self._current[(key, slot)] = token
             return token
 
     def issue_oauth_token(self, app_id: str, openid: str, scope: str) -> Token:
@@ -444,7 +616,7 @@ class SandboxState:
             token = self.tokens.get(value)
             if token is None or (token.kind == "oauth") != oauth:
                 raise APIFault(40001)
-            if token.app_id not in self.registrations:
+            if token.app_key not in self.registrations:
                 raise APIFault(40001)
             problem = self._token_problem(token, self.clock())
             if problem is not None:
@@ -519,7 +691,7 @@ class SandboxState:
         if not openid:
             raise ValueError("openid must not be empty")
         with self.lock:
-            if app_id not in self.registrations:
+            if self.find_app(app_id) is None:
                 raise KeyError(f"app {app_id!r} is not registered with the sandbox")
             code = Code(secrets.token_hex(16), app_id, openid, scope, self.clock() + self.code_ttl)
             self.codes[code.value] = code
@@ -564,40 +736,76 @@ class SandboxState:
 
     # -- followers ----------------------------------------------------------------
 
-    def add_users(self, n: int) -> list[str]:
-        """Add ``n`` followers with deterministic openids; returns the openids."""
-        added = []
+    def add_users(self, n: int, app_id: str | None = None) -> list[str]:
+        """Add ``n`` followers with deterministic openids to an app (default: the
+        pre-registered Official Account); returns the openids. They count as
+        having interacted with the app just now."""
+        data = self.app_data(app_id)
         with self.lock:
-            for _ in range(n):
-                index = self._next_user
-                self._next_user += 1
-                openid = f"oSANDBOX{index:020d}"
-                self.users[openid] = {
-                    "subscribe": 1,
-                    "openid": openid,
-                    "nickname": f"沙盒用户{index}",
-                    "sex": 1 if index % 2 else 2,
-                    "language": "zh_CN",
-                    "city": "深圳",
-                    "province": "广东",
-                    "country": "中国",
-                    "headimgurl": f"http://thirdwx.qlogo.cn/mmopen/sandbox{index}/132",
-                    "subscribe_time": 1_600_000_000 + index,
-                    "unionid": f"oUNIONID{index:020d}",
-                    "remark": "",
-                    "groupid": 0,
-                    "tagid_list": [],
-                    "subscribe_scene": "ADD_SCENE_SEARCH",
-                    "qr_scene": 0,
-                    "qr_scene_str": "",
-                }
-                added.append(openid)
+            return self._add_users(data, n)
+
+    def _add_users(self, data: AppData, n: int) -> list[str]:
+        added = []
+        now = self.clock()
+        for _ in range(n):
+            index = data.next_user
+            data.next_user += 1
+            openid = f"oSANDBOX{index:020d}"
+            data.users[openid] = _user_info(openid, index, f"oUNIONID{index:020d}")
+            data.last_interaction[openid] = now
+            added.append(openid)
         return added
 
-    def followers(self) -> list[str]:
-        """Openids of users who currently follow, in the order they were added."""
+    def user_wrote(self, open_id: str, app_id: str | None = None) -> None:
+        """Record that ``open_id`` just messaged an app (default: the pre-registered
+        Official Account), as WeChat learns when a user writes, clicks a menu or
+        follows: the user becomes a follower of the app if they were not one, and
+        its 48-hour customer-service window opens again."""
+        if not open_id:
+            raise ValueError("open_id must not be empty")
+        data = self.app_data(app_id)
         with self.lock:
-            return [openid for openid, info in self.users.items() if info.get("subscribe")]
+            if open_id not in data.users:
+                digest = hashlib.sha256(open_id.encode()).hexdigest()
+                index = int(digest[:6], 16)
+                data.users[open_id] = _user_info(open_id, index, "oUNIONID" + digest[:20])
+            data.last_interaction[open_id] = self.clock()
+
+    def set_last_interaction(self, open_id: str, when: float, app_id: str | None = None) -> None:
+        """Pretend the known user ``open_id`` last interacted with an app at
+        ``when`` (a time of :attr:`clock`), to test the 48-hour window."""
+        data = self.app_data(app_id)
+        with self.lock:
+            if open_id not in data.users:
+                raise KeyError(f"{open_id!r} is not a user of that app; call user_wrote() first")
+            data.last_interaction[open_id] = when
+
+    def followers(self, app_id: str | None = None) -> list[str]:
+        """Openids of users who currently follow an app (default: the pre-registered
+        Official Account), in the order they were added."""
+        data = self.app_data(app_id)
+        with self.lock:
+            return [openid for openid, info in data.users.items() if info.get("subscribe")]
+
+    # -- media ----------------------------------------------------------------------
+
+    def add_media(
+        self,
+        type_: str,
+        data: bytes,
+        filename: str = "",
+        content_type: str = "application/octet-stream",
+        *,
+        media_id: str | None = None,
+    ) -> str:
+        """Store media as if it had been uploaded earlier (say, in the admin
+        console); returns its ``media_id``."""
+        media_id = media_id or secrets.token_urlsafe(48)
+        with self.lock:
+            self.media[media_id] = Media(
+                media_id, type_, data, filename or f"media.{type_}", content_type, int(self.clock())
+            )
+        return media_id
 
     def next_id(self) -> int:
         """A fresh numeric id (msgid, menuid)."""
@@ -620,6 +828,34 @@ class SandboxState:
             return kf_id
 
 
+def app_key(app_id: str, agent_id: int | None) -> str:
+    """What tells an app apart: its AppID, or ``CorpID/AgentID`` for a WeCom app."""
+    return app_id if agent_id is None else f"{app_id}/{agent_id}"
+
+
 def _random_token() -> str:
     # Real access_tokens are 100+ characters of [A-Za-z0-9_-].
     return secrets.token_urlsafe(96)
+
+
+def _user_info(openid: str, index: int, unionid: str) -> dict[str, t.Any]:
+    """What ``/cgi-bin/user/info`` answers for a follower."""
+    return {
+        "subscribe": 1,
+        "openid": openid,
+        "nickname": f"沙盒用户{index}",
+        "sex": 1 if index % 2 else 2,
+        "language": "zh_CN",
+        "city": "深圳",
+        "province": "广东",
+        "country": "中国",
+        "headimgurl": f"http://thirdwx.qlogo.cn/mmopen/sandbox{index}/132",
+        "subscribe_time": 1_600_000_000 + index,
+        "unionid": unionid,
+        "remark": "",
+        "groupid": 0,
+        "tagid_list": [],
+        "subscribe_scene": "ADD_SCENE_SEARCH",
+        "qr_scene": 0,
+        "qr_scene_str": "",
+    }

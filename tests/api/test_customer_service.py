@@ -20,6 +20,14 @@ if t.TYPE_CHECKING:
 USER = "o-user-1"
 
 
+@pytest.fixture(autouse=True)
+def user_and_media(sandbox: Sandbox) -> None:
+    """USER has just written to the account, and the media the sends name exist."""
+    sandbox.user_wrote(USER)
+    for media_id, type_ in (("MEDIA", "image"), ("VIDEO", "video"), ("THUMB", "thumb")):
+        sandbox.add_media(type_, b"\xff\xd8sandbox\xff\xd9", media_id=media_id)
+
+
 def only_sent(sandbox: Sandbox) -> dict[str, t.Any]:
     assert len(sandbox.sent) == 1
     message = sandbox.sent[0]
@@ -37,6 +45,7 @@ def test_send_text(client: Client, sandbox: Sandbox) -> None:
 
 
 def test_send_as_kf_account(client: Client, sandbox: Sandbox) -> None:
+    client.customer_service.add_account("kf1@test", "客服一号")
     client.customer_service.send_text(USER, "hi", kf_account="kf1@test")
     assert only_sent(sandbox)["customservice"] == {"kf_account": "kf1@test"}
 
@@ -150,6 +159,9 @@ def test_kf_accounts(client: Client, sandbox: Sandbox) -> None:
     assert accounts["kf2@test"]["kf_nick"] == "客服二号"
     cs.delete_account("kf1@test")
     assert [a["kf_account"] for a in cs.list_accounts()] == ["kf2@test"]
+    # a GET with the account in the query string, as WeChat documents it
+    (call,) = [c for c in sandbox.calls if c.path == "/customservice/kfaccount/del"]
+    assert (call.method, call.params["kf_account"], call.json) == ("GET", "kf1@test", None)
 
 
 def test_delete_unknown_kf_account(client: Client, sandbox: Sandbox) -> None:

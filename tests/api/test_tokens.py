@@ -19,7 +19,7 @@ import redis
 from flask_wechat import signals
 from flask_wechat.api.tokens import CredentialStore
 from flask_wechat.errors import AccessTokenExpired, APIError, QuotaExceeded
-from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_APP_SECRET
+from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_APP_SECRET, SANDBOX_OPENID
 
 from . import token_worker
 from .token_worker import BARRIER_TIMEOUT, Report, build_app
@@ -340,7 +340,7 @@ def test_logs_carry_no_secrets(
         assert client.callback_ip()
         client.post(
             "/cgi-bin/message/custom/send",
-            {"touser": "o1", "msgtype": "text", "text": {"content": "hi"}},
+            {"touser": SANDBOX_OPENID, "msgtype": "text", "text": {"content": "hi"}},
         )
     text = caplog.text + "".join(r.getMessage() for r in caplog.records)
     # The requests were logged (so the check below means something)...

@@ -94,6 +94,22 @@ def test_oauth_url_names_the_agent(work_client: Client, sandbox: Sandbox) -> Non
 
 @pytest.mark.parametrize("kind", ["mp", "work"])
 def test_callback_ip(make_client: ClientFactory, sandbox: Sandbox, kind: str) -> None:
-    client = make_client(**sandbox.flask_config(kind), WECHAT_AGENT_ID=WORK_AGENT_ID)
+    client = make_client(**sandbox.flask_config(kind))  # a WeCom one names its AgentID
     assert client.callback_ip() == ["127.0.0.1", "::1"]
     assert sandbox.count("/cgi-bin/getcallbackip") == 1
+
+
+def test_menus_name_the_agent(work_client: Client, sandbox: Sandbox) -> None:
+    buttons = [{"type": "click", "name": "打卡", "key": "CHECK_IN"}]
+    work_client.menus.create(buttons)
+    assert work_client.menus.get()["menu"]["button"][0]["key"] == "CHECK_IN"
+    work_client.menus.delete()
+    calls = [c for c in sandbox.calls if c.path.startswith("/cgi-bin/menu/")]
+    assert [c.params.get("agentid") for c in calls] == [str(WORK_AGENT_ID)] * 3
+    assert sandbox.menu is None  # the Official Account's menu is its own
+
+
+def test_official_account_menus_carry_no_agentid(client: Client, sandbox: Sandbox) -> None:
+    client.menus.create([{"type": "click", "name": "今日", "key": "TODAY"}])
+    (call,) = [c for c in sandbox.calls if c.path == "/cgi-bin/menu/create"]
+    assert "agentid" not in call.params

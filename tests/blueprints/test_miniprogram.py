@@ -110,7 +110,13 @@ def mini(request: pytest.FixtureRequest, sandbox: Sandbox) -> Mini:
 
 def text_sent(content: str, user: str = DEFAULT_USER) -> dict[str, t.Any]:
     """A text customer-service message as the sandbox records it."""
-    return {"touser": user, "msgtype": "text", "text": {"content": content}, "kind": "custom"}
+    return {
+        "touser": user,
+        "msgtype": "text",
+        "text": {"content": content},
+        "kind": "custom",
+        "app_id": SANDBOX_APP_ID,
+    }
 
 
 # == configuration and URL verification =================================================
@@ -338,6 +344,7 @@ def test_a_str_reply_is_sent_as_text(mini: Mini) -> None:
 def test_the_reply_goes_to_the_sender(mini: Mini) -> None:
     mini.wechat.on("text")(lambda message: "to you")
     other = WeChatTestClient(mini.app, mode=mini.mode, user="oAnotherMiniUser00000000000")
+    mini.sandbox.user_wrote("oAnotherMiniUser00000000000")  # what WeChat learns as they write
     assert other.text("hi").text == "success"
     assert mini.sandbox.sent == [text_sent("to you", user="oAnotherMiniUser00000000000")]
 
@@ -360,6 +367,7 @@ def test_image_reply_from_bytes_is_uploaded_first(mini: Mini) -> None:
             "msgtype": "image",
             "image": {"media_id": media_id},
             "kind": "custom",
+            "app_id": SANDBOX_APP_ID,
         }
     ]
     upload, send = (call for call in mini.sandbox.calls if call.path in (UPLOAD_PATH, SEND_PATH))
@@ -395,16 +403,18 @@ def test_image_reply_from_a_str_path_is_uploaded_first(mini: Mini, tmp_path: Pat
 
 
 def test_image_reply_by_media_id_is_sent_as_is(mini: Mini) -> None:
+    mini.sandbox.add_media("image", JPEG, "earlier.jpg", "image/jpeg", media_id="existing-media-id")
     mini.wechat.on("text")(lambda message: ImageReply(media_id="existing-media-id"))
     assert mini.client.text("a picture please").text == "success"
     assert mini.sandbox.count(UPLOAD_PATH) == 0
-    assert mini.sandbox.media == {}
+    assert list(mini.sandbox.media) == ["existing-media-id"]
     assert mini.sandbox.sent == [
         {
             "touser": DEFAULT_USER,
             "msgtype": "image",
             "image": {"media_id": "existing-media-id"},
             "kind": "custom",
+            "app_id": SANDBOX_APP_ID,
         }
     ]
 
