@@ -1,4 +1,8 @@
-"""Shared fixtures: an app factory and a real redis-server on loopback."""
+"""Shared fixtures: an app factory and a real redis-server on loopback.
+
+The sandbox fixtures (``sandbox``, ``wechat_sandbox``) come from flask_wechat's own
+pytest plugin, which the installed package registers.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ import redis
 from flask import Flask
 
 from flask_wechat import WeChat
-from flask_wechat.sandbox import Sandbox
 from flask_wechat.testing import WeChatTestClient
 
 TOKEN = "test-token"
@@ -118,16 +121,4 @@ def redis_db(redis_url: str) -> Iterator[str]:
     client.close()
 
 
-@pytest.fixture(scope="module")
-def sandbox_server() -> Iterator[Sandbox]:
-    """A fake WeChat API (real HTTP on loopback), one per test module."""
-    with Sandbox() as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
-    """The module's sandbox with its faults, traffic and data cleared around each test."""
-    sandbox_server.reset(data=True)
-    yield sandbox_server
-    sandbox_server.reset(data=True)
+# The fake WeChat API: `sandbox` / `wechat_sandbox` come from flask_wechat's pytest plugin.
