@@ -29,6 +29,8 @@ from flask_wechat.testing import (
     WeChatTestClient,
 )
 
+from .rejections import assert_refused
+
 TOKEN = "shared-pipeline-token"
 # 43 characters, as the admin consoles generate an EncodingAESKey.
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -94,16 +96,16 @@ class Platform:
     def assert_rejected(self, response: t.Any, status: int, *keywords: str) -> str:
         """``response`` is a 4xx with a short reason naming one of ``keywords``; nothing ran."""
         assert 400 <= status < 500
-        assert response.status_code == status
-        assert response.mimetype == "text/plain"
-        reason: str = response.get_data(as_text=True)
-        assert 0 < len(reason) <= 80
-        assert any(word.lower() in reason.lower() for word in keywords), reason
-        assert [(c["sender"], c["reason"], c["account"]) for c in self.rejected.calls] == [
-            (self.app, reason, self.client.account.name)
-        ]
-        assert self.handled == []
-        assert self.received.calls == []
+        reason = assert_refused(
+            response,
+            status,
+            keywords,
+            app=self.app,
+            account=self.client.account.name,
+            rejected=self.rejected,
+            handled=self.handled,
+            received=self.received,
+        )
         assert self.sandbox.count(SEND_PATH) == 0
         return reason
 

@@ -37,6 +37,8 @@ from flask_wechat.sandbox import SANDBOX_APP_ID, Sandbox
 from flask_wechat.tasks import InlineRunner, Task
 from flask_wechat.testing import DEFAULT_ORIGINAL_ID, DEFAULT_USER, Recorder, WeChatTestClient
 
+from ..rejections import assert_refused
+
 Fields = dict[str, t.Any]
 
 TOKEN = "mini-program-token"
@@ -554,17 +556,17 @@ class Guarded(t.NamedTuple):
         return self.client.encode(self.client.message("text", Content="hello"))
 
     def assert_rejected(self, response: t.Any, status: int, *keywords: str) -> None:
-        assert response.status_code == status
         assert 400 <= status < 500
-        assert response.mimetype == "text/plain"
-        reason: str = response.get_data(as_text=True)
-        assert 0 < len(reason) <= 80
-        assert any(word.lower() in reason.lower() for word in keywords), reason
-        assert [(c["sender"], c["reason"], c["account"]) for c in self.rejected.calls] == [
-            (self.mini.app, reason, "default")
-        ]
-        assert self.handled == []
-        assert self.received.calls == []
+        assert_refused(
+            response,
+            status,
+            keywords,
+            app=self.mini.app,
+            account="default",
+            rejected=self.rejected,
+            handled=self.handled,
+            received=self.received,
+        )
         assert self.mini.sandbox.count(SEND_PATH) == 0
 
 

@@ -43,6 +43,7 @@ from flask_wechat.crypto import MessageCrypto, sign
 from flask_wechat.testing import DEFAULT_ORIGINAL_ID, DEFAULT_USER, Recorder, WeChatTestClient
 
 from ..conftest import AES_KEY, APP_ID, APP_SECRET, TOKEN, AppFactory, create_app
+from ..rejections import assert_refused
 
 ModeClient = tuple[WeChat, WeChatTestClient]
 Fields = dict[str, t.Any]
@@ -705,17 +706,16 @@ class Guarded(t.NamedTuple):
     def assert_rejected(self, response: t.Any, status: int, *keywords: str) -> str:
         """``response`` is a 4xx with a short reason naming one of ``keywords``; nothing ran."""
         assert 400 <= status < 500
-        assert response.status_code == status
-        assert response.mimetype == "text/plain"
-        reason: str = response.get_data(as_text=True)
-        assert 0 < len(reason) <= 80
-        assert any(keyword.lower() in reason.lower() for keyword in keywords), reason
-        assert [(c["sender"], c["reason"], c["account"]) for c in self.rejected.calls] == [
-            (self.app, reason, self.client.account.name)
-        ]
-        assert self.handled == []
-        assert self.received.calls == []
-        return reason
+        return assert_refused(
+            response,
+            status,
+            keywords,
+            app=self.app,
+            account=self.client.account.name,
+            rejected=self.rejected,
+            handled=self.handled,
+            received=self.received,
+        )
 
 
 def guard(app: Flask, wechat: WeChat, mode: str) -> Iterator[Guarded]:

@@ -37,6 +37,8 @@ from flask_wechat.parsing import to_xml
 from flask_wechat.sandbox import SANDBOX_CORP_ID, Sandbox
 from flask_wechat.testing import Recorder, WeChatTestClient
 
+from ..rejections import assert_refused
+
 Fields = dict[str, t.Any]
 
 TOKEN = "wecom-callback-token"
@@ -412,19 +414,16 @@ class Guarded(t.NamedTuple):
         return self.client.encode(self.client.message("text", Content="hello"))
 
     def assert_rejected(self, response: t.Any, *keywords: str, status: int | None = None) -> str:
-        assert 400 <= response.status_code < 500
-        if status is not None:
-            assert response.status_code == status
-        assert response.mimetype == "text/plain"
-        reason: str = response.get_data(as_text=True)
-        assert 0 < len(reason) <= 80
-        assert any(word.lower() in reason.lower() for word in keywords), reason
-        assert [(c["sender"], c["reason"], c["account"]) for c in self.rejected.calls] == [
-            (self.work.app, reason, "default")
-        ]
-        assert self.handled == []
-        assert self.received.calls == []
-        return reason
+        return assert_refused(
+            response,
+            status,
+            keywords,
+            app=self.work.app,
+            account="default",
+            rejected=self.rejected,
+            handled=self.handled,
+            received=self.received,
+        )
 
 
 @pytest.fixture
