@@ -35,6 +35,7 @@ test: $(VENV)/.installed system-deps lint typecheck docs pytest
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy

@@ -12,25 +12,44 @@ through Flask's test client; and hands back the answer decrypted and parsed::
         assert result.reply["Content"] == "hello"
 
 The pytest plugin shipped with flask_wechat offers it as the ``wechat_client``
-fixture (it uses your ``app`` fixture).
+fixture (it uses your ``app`` fixture), and a fake WeChat API as the ``sandbox``
+fixture.
+
+:class:`Recorder` remembers what a signal sent, and :func:`recording` connects
+one for a block::
+
+    from flask_wechat import signals
+    from flask_wechat.testing import recording
+
+    def test_rejections_are_signalled(app):
+        with recording(signals.request_rejected, app) as rejected:
+            app.test_client().post("/wechat/")
+        assert [call["reason"] for call in rejected.calls]
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import threading
 import time
 import typing as t
+from collections.abc import Iterator
+
+from blinker import ANY
 
 from .crypto import MessageCrypto, check_signature, make_nonce
 from .parsing import parse_json, parse_xml, to_xml
 
 if t.TYPE_CHECKING:
+    from blinker import Signal
     from flask import Flask
     from flask.testing import FlaskClient
     from werkzeug.test import TestResponse
 
     from .config import Account
+    from .messages import Message
     from .parsing import Fields
     from .platform import Platform
 
@@ -266,3 +285,47 @@ class WeChatTestClient:
             str(fields["Encrypt"]),
         )
         return parse(self.crypto.decrypt_raw(str(fields["Encrypt"]))), True
+
+
+class Recorder:
+    """A blinker receiver remembering every send: the sender and the keyword payload.
+
+    Each call is kept as a dict, ``{"sender": app, **payload}``; :attr:`calls` lists
+    them in order (a copy: the recorder may be called from other threads meanwhile).
+    ``on_call``, when given, runs at each send and its result is kept as ``"observed"``,
+    to see what was true at the moment the signal fired.
+    """
+
+    def __init__(self, on_call: t.Callable[[], object] | None = None) -> None:
+        self._calls: list[dict[str, t.Any]] = []
+        self._lock = threading.Lock()
+        self.on_call = on_call
+
+    def __call__(self, sender: object, **payload: t.Any) -> None:
+        extra: dict[str, t.Any] = {}
+        if self.on_call is not None:
+            extra["observed"] = self.on_call()
+        with self._lock:
+            self._calls.append({"sender": sender, **payload, **extra})
+
+    @property
+    def calls(self) -> list[dict[str, t.Any]]:
+        """Every send so far, oldest first."""
+        with self._lock:
+            return list(self._calls)
+
+    @property
+    def messages(self) -> list[Message]:
+        """The ``message=`` of every send (for the signals that carry one)."""
+        return [call["message"] for call in self.calls]
+
+
+@contextlib.contextmanager
+def recording(
+    signal: Signal, app: Flask | None = None, recorder: Recorder | None = None
+) -> Iterator[Recorder]:
+    """Record ``signal`` (sent by ``app``, or by anyone without one) for a ``with`` block."""
+    recorder = Recorder() if recorder is None else recorder
+    sender: t.Any = app if app is not None else ANY
+    with signal.connected_to(recorder, sender):
+        yield recorder

@@ -1,4 +1,8 @@
-"""Shared fixtures: an app factory and a real redis-server on loopback."""
+"""Shared fixtures: an app factory and a real redis-server on loopback.
+
+The sandbox fixtures (``sandbox``, ``wechat_sandbox``) come from flask_wechat's own
+pytest plugin, which the installed package registers.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,7 @@ import redis
 from flask import Flask
 
 from flask_wechat import WeChat
-from flask_wechat.sandbox import Sandbox
-from flask_wechat.testing import DEFAULT_USER, WeChatTestClient
+from flask_wechat.testing import WeChatTestClient
 
 TOKEN = "test-token"
 APP_ID = "wx1234567890abcdef"
@@ -118,19 +121,4 @@ def redis_db(redis_url: str) -> Iterator[str]:
     client.close()
 
 
-@pytest.fixture(scope="module")
-def sandbox_server() -> Iterator[Sandbox]:
-    """A fake WeChat API (real HTTP on loopback), one per test module."""
-    with Sandbox() as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
-    """The module's sandbox with its faults, traffic and data cleared around each
-    test. The test client's default user has just written to the Official
-    Account, so WeChat would let the account answer it by customer-service message."""
-    sandbox_server.reset(data=True)
-    sandbox_server.user_wrote(DEFAULT_USER)
-    yield sandbox_server
-    sandbox_server.reset(data=True)
+# The fake WeChat API: `sandbox` / `wechat_sandbox` come from flask_wechat's pytest plugin.

@@ -22,7 +22,7 @@ from flask_wechat.edge import SUCCESS, Answer
 from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_CORP_ID, Sandbox
 from flask_wechat.state import WeChatState
 from flask_wechat.tasks import InlineRunner, ThreadPoolRunner
-from flask_wechat.testing import DEFAULT_USER, WeChatTestClient
+from flask_wechat.testing import DEFAULT_USER, Recorder, WeChatTestClient
 
 TOKEN = "deadline-token"
 AES_KEY = "deadlineKEY0123456789abcdefghijklmnopqrstuv"
@@ -43,18 +43,6 @@ def wait_until(predicate: t.Callable[[], bool], timeout: float = WAIT) -> bool:
             return predicate()
         time.sleep(0.01)
     return True
-
-
-class Recorder:
-    """A blinker receiver keeping each call's sender and keyword arguments (thread-safe)."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, t.Any]] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, sender: object, **payload: t.Any) -> None:
-        with self._lock:
-            self.calls.append({"sender": sender, **payload})
 
 
 class Gate:

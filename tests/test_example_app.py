@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
 
 from example_app import MENU, MENU_GOOD, create_app
 from flask_wechat.sandbox import Sandbox
 from flask_wechat.testing import DEFAULT_USER, WeChatTestClient
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sandbox:
-        yield sandbox
 
 
 @pytest.fixture

@@ -76,17 +76,11 @@ SIGNED_SIGNATURE = "75e81ceda165f4ffa64f4068af58c64b8f54b88c"
 
 
 @pytest.fixture(scope="module")
-def sandbox_server() -> Iterator[Sandbox]:
+def wechat_sandbox_server() -> Iterator[Sandbox]:
+    """The plugin's module sandbox, with a second Mini Game registered."""
     with Sandbox() as server:
         server.register(GAME_APP_ID, GAME_SECRET, kind="miniprogram")
         yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
-    sandbox_server.reset(data=True)
-    yield sandbox_server
-    sandbox_server.reset(data=True)
 
 
 @pytest.fixture

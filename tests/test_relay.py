@@ -36,30 +36,13 @@ from flask_wechat.relay import (
 )
 from flask_wechat.sandbox import SANDBOX_APP_ID, RelayPlatform, Sandbox
 from flask_wechat.tasks import InlineRunner
-from flask_wechat.testing import WeChatTestClient
+from flask_wechat.testing import Recorder, WeChatTestClient
 
 TOKEN = "relay-callback-token"
 RELAY_TOKEN = "c2aed800324911e8"
 USER = "oRelayUser00000000000000001"
 JPEG = b"\xff\xd8\xff\xe0" + b"fake jpeg body " * 64 + b"\xff\xd9"
 AMR = b"#!AMR\n" + bytes(range(256)) * 8
-
-
-class Recorder:
-    """A blinker receiver that remembers every send; safe across threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: list[dict[str, t.Any]] = []
-
-    def __call__(self, sender: object, **payload: t.Any) -> None:
-        with self._lock:
-            self._calls.append(payload)
-
-    @property
-    def calls(self) -> list[dict[str, t.Any]]:
-        with self._lock:
-            return list(self._calls)
 
 
 class _QuietHandler(WSGIRequestHandler):

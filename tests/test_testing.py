@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from flask_wechat import Message, TextReply, WeChat
+from flask_wechat import Message, TextReply, WeChat, signals
 from flask_wechat.crypto import MessageCrypto, sign
 from flask_wechat.parsing import parse_xml
-from flask_wechat.testing import WeChatTestClient
+from flask_wechat.sandbox import Sandbox
+from flask_wechat.testing import Recorder, WeChatTestClient, recording
 
 from .conftest import AES_KEY, APP_ID, TOKEN, create_app
 
@@ -94,3 +95,28 @@ def test_unknown_app_without_extension_fails_clearly() -> None:
     wechat = WeChat()
     with bare.app_context(), pytest.raises(RuntimeError, match="init_app"):
         wechat.state()
+
+
+def test_recording_keeps_sender_and_payload_for_the_block_only() -> None:
+    app, _wechat = create_app()
+    other, _ = create_app()
+    with recording(signals.request_rejected, app) as rejected:
+        signals.request_rejected.send(app, reason="bad signature")
+        signals.request_rejected.send(other, reason="someone else's")
+    signals.request_rejected.send(app, reason="after the block")
+    assert rejected.calls == [{"sender": app, "reason": "bad signature"}]
+
+
+def test_a_recorder_notes_what_on_call_observed() -> None:
+    app, _wechat = create_app()
+    seen = iter(range(10))
+    with recording(signals.message_received, recorder=Recorder(lambda: next(seen))) as got:
+        signals.message_received.send(app, message="first")
+        signals.message_received.send(app, message="second")
+    assert [call["observed"] for call in got.calls] == [0, 1]
+    assert [str(message) for message in got.messages] == ["first", "second"]
+
+
+def test_the_plugin_s_sandbox_is_running_and_clean(sandbox: Sandbox) -> None:
+    assert sandbox.token_requests == 0
+    assert sandbox.flask_config("mp")["WECHAT_API_BASE_URL"].startswith("http://127.0.0.1:")
