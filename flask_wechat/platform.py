@@ -40,6 +40,21 @@ class SignIn(t.NamedTuple):
     token: dict[str, t.Any] | None
 
 
+class Outgoing(t.NamedTuple):
+    """A message the testing client is about to send as WeChat would."""
+
+    fields: t.Mapping[str, t.Any]
+    #: ``fields`` serialised in the account's format.
+    body: bytes
+    account: Account
+    crypto: MessageCrypto | None
+    #: ``"plain"``, ``"compatible"`` or ``"safe"``.
+    mode: str
+    timestamp: str
+    nonce: str
+    serialise: t.Callable[[t.Mapping[str, t.Any]], bytes]
+
+
 class Platform:
     """The differences of one ``WECHAT_KIND``; see the module docstring."""
 
@@ -62,6 +77,8 @@ class Platform:
     passive_replies: t.ClassVar[bool] = True
     #: the message modes WeChat offers, for the testing client.
     modes: t.ClassVar[tuple[str, ...]] = ("plain", "compatible", "safe")
+    #: whether a callback's query names the sender (``openid``).
+    openid_in_query: t.ClassVar[bool] = True
 
     # -- callbacks ---------------------------------------------------------------
 
@@ -148,35 +165,24 @@ class Platform:
         """Fields WeChat adds to every message of this platform (WeCom: ``AgentID``)."""
         return {}
 
-    def build_request(
-        self,
-        fields: t.Mapping[str, t.Any],
-        body: bytes,
-        *,
-        account: Account,
-        crypto: MessageCrypto | None,
-        mode: str,
-        timestamp: str,
-        nonce: str,
-        serialise: t.Callable[[t.Mapping[str, t.Any]], bytes],
-    ) -> tuple[bytes, Query]:
-        """The POST body and query WeChat sends for a message ``fields``
-        (serialised as ``body``) in ``mode``."""
-        token = account.token or ""
+    def build_request(self, out: Outgoing) -> tuple[bytes, Query]:
+        """The POST body and query WeChat sends for ``out``."""
+        fields, timestamp, nonce = out.fields, out.timestamp, out.nonce
+        token = out.account.token or ""
         query: Query = {"signature": sign(token, timestamp, nonce), "timestamp": timestamp}
         query["nonce"] = nonce
-        if "FromUserName" in fields:
+        if self.openid_in_query and "FromUserName" in fields:
             query["openid"] = str(fields["FromUserName"])
-        if mode == "plain" or crypto is None:
-            return body, query
-        sealed = crypto.seal(body, timestamp, nonce)
+        if out.mode == "plain" or out.crypto is None:
+            return out.body, query
+        sealed = out.crypto.seal(out.body, timestamp, nonce)
         envelope: dict[str, t.Any] = {"ToUserName": fields.get("ToUserName", "")}
-        if mode == "compatible":
+        if out.mode == "compatible":
             envelope = dict(fields)
         envelope["Encrypt"] = sealed.encrypt
         query["encrypt_type"] = "aes"
         query["msg_signature"] = sealed.msg_signature
-        return serialise(envelope), query
+        return out.serialise(envelope), query
 
     def build_verification(
         self,

@@ -41,6 +41,7 @@ from blinker import ANY
 
 from .crypto import MessageCrypto, check_signature, make_nonce
 from .parsing import parse_json, parse_xml, to_xml
+from .platform import Outgoing
 
 if t.TYPE_CHECKING:
     from blinker import Signal
@@ -208,14 +209,16 @@ class WeChatTestClient:
         """The body and query string WeChat would send for ``message``."""
         ts = str(int(time.time()) if timestamp is None else timestamp)
         return self.platform.build_request(
-            message,
-            self._serialise(message),
-            account=self.account,
-            crypto=self.crypto if self.mode != "plain" else None,
-            mode=self.mode,
-            timestamp=ts,
-            nonce=nonce or make_nonce(10),
-            serialise=self._serialise,
+            Outgoing(
+                message,
+                self._serialise(message),
+                self.account,
+                self.crypto if self.mode != "plain" else None,
+                self.mode,
+                ts,
+                nonce or make_nonce(10),
+                self._serialise,
+            )
         )
 
     @property

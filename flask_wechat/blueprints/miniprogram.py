@@ -22,9 +22,7 @@ from .mp import OfficialAccountCallback
 if t.TYPE_CHECKING:
     from ..callback import Callback
     from ..config import Account
-    from ..crypto import MessageCrypto
     from ..parsing import Fields
-    from ..platform import Query
     from ..state import WeChatState
 
 
@@ -43,32 +41,7 @@ class MiniProgram(Platform):
     title = "Mini Program (小程序/小游戏)"
     formats = ("xml", "json")
     passive_replies = False
+    openid_in_query = False
 
     def callback(self, state: WeChatState, account: Account) -> Callback:
         return MiniProgramCallback(state, account)
-
-    def build_request(
-        self,
-        fields: t.Mapping[str, t.Any],
-        body: bytes,
-        *,
-        account: Account,
-        crypto: MessageCrypto | None,
-        mode: str,
-        timestamp: str,
-        nonce: str,
-        serialise: t.Callable[[t.Mapping[str, t.Any]], bytes],
-    ) -> tuple[bytes, Query]:
-        # Mini program pushes carry no ``openid`` in the query.
-        body, query = super().build_request(
-            fields,
-            body,
-            account=account,
-            crypto=crypto,
-            mode=mode,
-            timestamp=timestamp,
-            nonce=nonce,
-            serialise=serialise,
-        )
-        query.pop("openid", None)
-        return body, query

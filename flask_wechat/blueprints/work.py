@@ -29,7 +29,7 @@ if t.TYPE_CHECKING:
     from ..api import Client
     from ..config import Account
     from ..crypto import MessageCrypto
-    from ..platform import Query
+    from ..platform import Outgoing, Query
     from ..replies import Reply
     from ..state import WeChatState
 
@@ -130,28 +130,18 @@ class WeCom(Platform):
     def extra_fields(self, account: Account) -> dict[str, t.Any]:
         return {} if account.agent_id is None else {"AgentID": account.agent_id}
 
-    def build_request(
-        self,
-        fields: t.Mapping[str, t.Any],
-        body: bytes,
-        *,
-        account: Account,
-        crypto: MessageCrypto | None,
-        mode: str,
-        timestamp: str,
-        nonce: str,
-        serialise: t.Callable[[t.Mapping[str, t.Any]], bytes],
-    ) -> tuple[bytes, Query]:
-        if crypto is None:
+    def build_request(self, out: Outgoing) -> tuple[bytes, Query]:
+        if out.crypto is None:
             raise ValueError("WeCom callbacks are always encrypted")
-        sealed = crypto.seal(body, timestamp, nonce)
+        sealed = out.crypto.seal(out.body, out.timestamp, out.nonce)
         envelope = {
-            "ToUserName": fields.get("ToUserName", account.app_id),
+            "ToUserName": out.fields.get("ToUserName", out.account.app_id),
             "Encrypt": sealed.encrypt,
-            "AgentID": fields.get("AgentID", account.agent_id),
+            "AgentID": out.fields.get("AgentID", out.account.agent_id),
         }
-        query = {"msg_signature": sealed.msg_signature, "timestamp": timestamp, "nonce": nonce}
-        return serialise(envelope), query
+        query = {"msg_signature": sealed.msg_signature, "timestamp": out.timestamp}
+        query["nonce"] = out.nonce
+        return out.serialise(envelope), query
 
     def build_verification(
         self,
