@@ -55,6 +55,16 @@ class Outgoing(t.NamedTuple):
     serialise: t.Callable[[t.Mapping[str, t.Any]], bytes]
 
 
+class Verification(t.NamedTuple):
+    """A URL verification the testing client is about to send as WeChat would."""
+
+    echostr: str
+    account: Account
+    crypto: MessageCrypto | None
+    timestamp: str
+    nonce: str
+
+
 class Platform:
     """The differences of one ``WECHAT_KIND``; see the module docstring."""
 
@@ -184,20 +194,12 @@ class Platform:
         query["msg_signature"] = sealed.msg_signature
         return out.serialise(envelope), query
 
-    def build_verification(
-        self,
-        echostr: str,
-        *,
-        account: Account,
-        crypto: MessageCrypto | None,
-        timestamp: str,
-        nonce: str,
-    ) -> Query:
-        """The query of WeChat's GET URL verification carrying ``echostr``."""
-        token = account.token or ""
+    def build_verification(self, check: Verification) -> Query:
+        """The query of WeChat's GET URL verification carrying ``check.echostr``."""
+        token = check.account.token or ""
         return {
-            "signature": sign(token, timestamp, nonce),
-            "timestamp": timestamp,
-            "nonce": nonce,
-            "echostr": echostr,
+            "signature": sign(token, check.timestamp, check.nonce),
+            "timestamp": check.timestamp,
+            "nonce": check.nonce,
+            "echostr": check.echostr,
         }

@@ -41,7 +41,7 @@ from blinker import ANY
 
 from .crypto import MessageCrypto, check_signature, make_nonce
 from .parsing import parse_json, parse_xml, to_xml
-from .platform import Outgoing
+from .platform import Outgoing, Verification
 
 if t.TYPE_CHECKING:
     from blinker import Signal
@@ -252,13 +252,9 @@ class WeChatTestClient:
         nonce: str | None = None,
     ) -> TestResponse:
         """Send WeChat's GET URL verification; the answer should be ``echostr``."""
-        query = self.platform.build_verification(
-            echostr,
-            account=self.account,
-            crypto=self.crypto,
-            timestamp=str(int(time.time()) if timestamp is None else timestamp),
-            nonce=nonce or make_nonce(10),
-        )
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        check = Verification(echostr, self.account, self.crypto, ts, nonce or make_nonce(10))
+        query = self.platform.build_verification(check)
         return self.client.get(self.url, query_string=query)
 
     @property

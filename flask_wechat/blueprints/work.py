@@ -29,7 +29,7 @@ if t.TYPE_CHECKING:
     from ..api import Client
     from ..config import Account
     from ..crypto import MessageCrypto
-    from ..platform import Outgoing, Query
+    from ..platform import Outgoing, Query, Verification
     from ..replies import Reply
     from ..state import WeChatState
 
@@ -143,22 +143,15 @@ class WeCom(Platform):
         query["nonce"] = out.nonce
         return out.serialise(envelope), query
 
-    def build_verification(
-        self,
-        echostr: str,
-        *,
-        account: Account,
-        crypto: MessageCrypto | None,
-        timestamp: str,
-        nonce: str,
-    ) -> Query:
-        if crypto is None:
+    def build_verification(self, check: Verification) -> Query:
+        if check.crypto is None:
             raise ValueError("WeCom callbacks are always encrypted")
         # WeCom sends the echostr encrypted and expects the plaintext back.
-        encrypted = crypto.encrypt_raw(echostr)
+        encrypted = check.crypto.encrypt_raw(check.echostr)
+        token = check.account.token or ""
         return {
-            "msg_signature": sign(account.token or "", timestamp, nonce, encrypted),
-            "timestamp": timestamp,
-            "nonce": nonce,
+            "msg_signature": sign(token, check.timestamp, check.nonce, encrypted),
+            "timestamp": check.timestamp,
+            "nonce": check.nonce,
             "echostr": encrypted,
         }
