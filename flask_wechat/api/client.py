@@ -178,6 +178,22 @@ class Client:
                 )
         return self.platform.fetch_access_token(self, force)
 
+    def trade_code(self, path: str, name: str, code: str) -> JSON:
+        """Trade a one-time login ``code`` (sent as ``name``) at ``path``, signed with
+        the AppID and AppSecret instead of the access_token.
+
+        A code works once, so the call is never repeated after a timeout (a repeat
+        could only answer "code been used", 40163).
+        """
+        params = self.app_credentials()
+        params[name] = code
+        params["grant_type"] = "authorization_code"
+        return self.get(path, params, token=False, idempotent=False)
+
+    def app_credentials(self) -> dict[str, t.Any]:
+        """``appid`` and ``secret``, as the calls signed with the AppSecret send them."""
+        return {"appid": self.account.app_id, "secret": self.account.app_secret}
+
     def callback_ip(self) -> list[str]:
         """The addresses (IPs and CIDR ranges) WeChat sends callbacks from."""
         return [str(ip) for ip in self.get("/cgi-bin/getcallbackip").get("ip_list") or ()]

@@ -21,11 +21,4 @@ class MiniProgramAPI:
         Signed with the AppSecret, not the access_token; a code works once, so
         the call is not repeated after a timeout.
         """
-        account = self.client.account
-        params = {
-            "appid": account.app_id,
-            "secret": account.app_secret,
-            "js_code": js_code,
-            "grant_type": "authorization_code",
-        }
-        return self.client.get("/sns/jscode2session", params, token=False, idempotent=False)
+        return self.client.trade_code("/sns/jscode2session", "js_code", js_code)

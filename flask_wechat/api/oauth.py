@@ -57,14 +57,7 @@ class OAuthAPI:
         A code works once and for five minutes; the call is not repeated after a
         timeout, where a repeat could only answer "code been used" (40163).
         """
-        account = self.client.account
-        params = {
-            "appid": account.app_id,
-            "secret": account.app_secret,
-            "code": code,
-            "grant_type": "authorization_code",
-        }
-        return self.client.get("/sns/oauth2/access_token", params, token=False, idempotent=False)
+        return self.client.trade_code("/sns/oauth2/access_token", "code", code)
 
     def refresh(self, refresh_token: str) -> JSON:
         """A new web access_token from a ``refresh_token`` (valid 30 days)."""
