@@ -948,7 +948,7 @@ def test_click_key_filter(work: Work) -> None:
 
     @work.wechat.on("CLICK")
     def other(message: Message) -> str:
-        keys.append("other:" + message.event_key or "")
+        keys.append("other:" + (message.event_key or ""))
         return "other key"
 
     assert work.client.event("click", EventKey="MENU_GOOD").content == "thanks"
