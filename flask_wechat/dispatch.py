@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 import typing as t
+import warnings
 
 from flask import Response
 
+from .errors import WeChatWarning
+from .messages import EVENT_TYPES, MESSAGE_TYPES
 from .replies import Reply, TextReply
 
 if t.TYPE_CHECKING:
     from .messages import Message
 
 HandlerFunc = t.Callable[["Message"], t.Any]
+
+#: What a handler may return: a reply, a ``str`` (a text reply), a Flask
+#: ``Response`` (sent as is) or ``None`` (``success``, nothing sent).
+HandlerResult = t.Union[Reply, str, Response, None]  # noqa: UP007 - a runtime alias
+
+#: A handler as :meth:`flask_wechat.WeChat.on` accepts it (``async def`` too).
+TypedHandler = t.Callable[["Message"], t.Union[HandlerResult, t.Awaitable[HandlerResult]]]  # noqa: UP007
+
+KNOWN_NAMES = frozenset(MESSAGE_TYPES + EVENT_TYPES)
+
+
+def check_name(name: str, stacklevel: int = 3) -> None:
+    """Warn (:class:`~flask_wechat.errors.WeChatWarning`) when ``name`` is not a
+    known type but close to one: ``"txet"``, ``"subscibe"``. Unknown names are
+    fine otherwise: WeChat adds types."""
+    if name in KNOWN_NAMES:
+        return
+    close = difflib.get_close_matches(name, KNOWN_NAMES, n=1, cutoff=0.8)
+    if close:
+        warnings.warn(
+            f"no WeChat message or event type is called {name!r}; did you mean {close[0]!r}?",
+            WeChatWarning,
+            stacklevel=stacklevel,
+        )
 
 
 @dataclasses.dataclass(frozen=True)

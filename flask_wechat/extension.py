@@ -10,7 +10,7 @@ from flask import current_app
 from .blueprints import PLATFORMS, make_blueprint
 from .cli import wechat_cli
 from .config import DEFAULTS, load_accounts, load_app_settings
-from .dispatch import Handler, Registry, compile_match
+from .dispatch import Handler, Registry, TypedHandler, check_name, compile_match
 from .handling import SEND_REPLY, send_reply_task
 from .jssdk import build_config, config_script, page_url
 from .oauth import current_wechat_user, make_oauth_blueprint
@@ -32,7 +32,7 @@ if t.TYPE_CHECKING:
     from .messages import Message
     from .tasks import TaskRunner
 
-F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+F = t.TypeVar("F", bound=TypedHandler)
 
 
 class WeChat:
@@ -145,6 +145,8 @@ class WeChat:
         :param agent_id: only WeCom messages to this ``AgentID``.
         """
         pattern = compile_match(match)
+        for name in types:
+            check_name(name.lower())
 
         def decorator(func: F) -> F:
             for name in types or (None,):

@@ -1012,7 +1012,7 @@ def test_a_failing_handler_answers_success(
 def test_a_handler_returning_nonsense_answers_success(plain_app: tuple[Flask, WeChat]) -> None:
     app, wechat = plain_app
     production(app)
-    wechat.on("text")(lambda message: 42)
+    wechat.on("text")(lambda message: 42)  # type: ignore[type-var]  # nonsense on purpose
     failed = Recorder()
     with signals.handler_failed.connected_to(failed, app):
         result = WeChatTestClient(app).text("x")
