@@ -112,7 +112,7 @@ class Field(t.Generic[V]):
             return str(value)
         return value
 
-    def __set__(self, obj: Message, value: t.Any) -> t.NoReturn:
+    def __set__(self, obj: Message, value: t.NoReturn) -> t.NoReturn:  # read-only
         raise AttributeError(f"Message.{self.name} is read-only")
 
 
