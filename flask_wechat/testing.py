@@ -248,8 +248,12 @@ class WeChatTestClient:
 
     def decode_reply(self, response: TestResponse) -> tuple[Fields | None, bool]:
         """The reply fields in ``response`` (decrypted when encrypted) and whether it was."""
-        body = response.get_data()
-        if response.status_code != 200 or body.strip() in (b"", b"success"):
+        return self.decode_body(response.status_code, response.get_data())
+
+    def decode_body(self, status: int, body: bytes) -> tuple[Fields | None, bool]:
+        """The reply fields in an answer's ``body`` (decrypted when encrypted) and
+        whether it was; for answers that did not come through Flask's test client."""
+        if status != 200 or body.strip() in (b"", b"success"):
             return None, False
         parse = parse_json if body.lstrip()[:1] == b"{" else parse_xml
         fields = parse(body)
