@@ -241,8 +241,13 @@ class WeChatTestClient:
 
     @property
     def url(self) -> str:
-        """The account's callback URL."""
-        return self.account.callback_url or ""
+        """The account's callback URL as mounted (with ``WeChat(url_prefix=...)``)."""
+        state = self.app.extensions["wechat"]
+        endpoint = f"{state.blueprint_name}.callback_{self.account.name}"
+        try:
+            return next(iter(self.app.url_map.iter_rules(endpoint))).rule
+        except (KeyError, StopIteration):
+            return self.account.callback_url or ""
 
     # -- reading the answer --------------------------------------------------------
 

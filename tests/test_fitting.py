@@ -226,9 +226,10 @@ def test_blueprint_name_and_url_prefix_are_configurable() -> None:
 
         assert url_for("weixin.callback_default") == "/hooks/wechat"
         assert url_for("wechat.about") == "/wechat/about"
-    assert WeChatTestClient(app).text("x").content is None  # the account's URL lacks the prefix
-    client = app.test_client()
-    assert client.get("/wechat/about").get_data(as_text=True) == "the site's own wechat page"
+    client = WeChatTestClient(app)
+    assert client.url == "/hooks/wechat"
+    assert client.text("x").content == "from the hook"
+    assert app.test_client().get("/wechat/about").get_data(as_text=True) == "the site's own wechat page"
 
 
 def test_a_prefixed_callback_answers(make_app: t.Any) -> None:
