@@ -229,7 +229,8 @@ def test_blueprint_name_and_url_prefix_are_configurable() -> None:
     client = WeChatTestClient(app)
     assert client.url == "/hooks/wechat"
     assert client.text("x").content == "from the hook"
-    assert app.test_client().get("/wechat/about").get_data(as_text=True) == "the site's own wechat page"
+    page = app.test_client().get("/wechat/about")
+    assert page.get_data(as_text=True) == "the site's own wechat page"
 
 
 def test_a_prefixed_callback_answers(make_app: t.Any) -> None:
