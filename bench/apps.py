@@ -113,7 +113,7 @@ def build_wechat_app(redis_url: str | None = None) -> tuple[Flask, Counter]:
     @wechat.on("text")
     def echo(message: Message) -> TextReply:
         counter.runs += 1
-        return TextReply(message.content)
+        return TextReply(message.content or "")
 
     return app, counter
 

@@ -87,7 +87,7 @@ def make_wechat_app() -> tuple[Flask, WeChat, Counter]:
     @wechat.on("text")
     def echo(message: Message) -> TextReply:
         counter.runs += 1
-        return TextReply(message.content)
+        return TextReply(message.content or "")
 
     return app, wechat, counter
 

@@ -11,8 +11,11 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from .errors import WeChatError
+from .simulate import build_fields, print_outcome, simulate
 
 if t.TYPE_CHECKING:
+    from flask import Flask
+
     from .api import Client
     from .state import WeChatState
 
@@ -123,3 +126,80 @@ def callback_ip_command(account: str | None) -> None:
             click.echo(ip)
     except WeChatError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _field_pair(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{value!r} is not Name=value", ctx, param)
+        fields[name] = text
+    return fields
+
+
+@wechat_cli.command("simulate")
+@click.argument("msg_type", metavar="TYPE")
+@click.argument("text", required=False)
+@click.option("--key", default=None, help="EventKey (events; e.g. qrscene_1, V1001_GOOD).")
+@click.option("--media-id", default=None, help="MediaId (image, voice, video...).")
+@click.option(
+    "--field",
+    "fields",
+    multiple=True,
+    callback=_field_pair,
+    metavar="Name=value",
+    help="Any field with WeChat's name; repeatable.",
+)
+@account_option
+@click.option("--user", default=None, help="The sender's OpenID / UserID.")
+@click.option(
+    "--mode",
+    type=click.Choice(["plain", "compatible", "safe"]),
+    default=None,
+    help="Default: safe with an EncodingAESKey, else plain.",
+)
+@click.option("--url", default=None, help="POST to this running site instead of in-process.")
+@click.option(
+    "--sandbox", is_flag=True, help="Play the WeChat API with a sandbox and show what was sent."
+)
+def simulate_command(
+    msg_type: str,
+    text: str | None,
+    key: str | None,
+    media_id: str | None,
+    fields: dict[str, str],
+    account: str | None,
+    user: str | None,
+    mode: str | None,
+    url: str | None,
+    sandbox: bool,
+) -> None:
+    """Send a message as WeChat would and show the answer.
+
+    \b
+    flask wechat simulate text "hello"
+    flask wechat simulate event subscribe --key qrscene_1
+    flask wechat simulate image --media-id MEDIA_ID
+    flask wechat simulate text hi --url http://127.0.0.1:5000/wechat
+    """
+    app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
+    if url is not None and sandbox:
+        raise click.UsageError("--sandbox plays the API of this process; it cannot with --url")
+    try:
+        outcome = simulate(
+            app,
+            lambda client: build_fields(
+                client, msg_type, text, key=key, media_id=media_id, fields=fields
+            ),
+            account=account,
+            mode=mode,
+            user=user,
+            url=url,
+            sandbox=sandbox,
+        )
+    except (LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    print_outcome(outcome)

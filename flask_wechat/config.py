@@ -147,7 +147,7 @@ SETTINGS: tuple[Setting, ...] = (
             scope="app", secret=True),
     Setting("stable_token", False, "fetch tokens from `/cgi-bin/stable_token`", _flag,
             scope="app"),
-    Setting("oauth_url", "/wechat/oauth", "where the OAuth login views are mounted; "
+    Setting("oauth_url", None, "where the OAuth login views are mounted (`/wechat/oauth`, say); "
             "`None` for none", _url_path, scope="app"),
     Setting("oauth_scope", "snsapi_base", "the default OAuth scope: `snsapi_base` or "
             "`snsapi_userinfo`", _text, scope="app"),
@@ -198,7 +198,7 @@ class AppSettings:
     cache: t.Any = None
     redis_url: str | None = dataclasses.field(default=None, repr=False)
     stable_token: bool = False
-    oauth_url: str | None = "/wechat/oauth"
+    oauth_url: str | None = None
     oauth_scope: str = "snsapi_base"
 
 

@@ -3,17 +3,61 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 import typing as t
+import warnings
 
 from flask import Response
 
+from .errors import WeChatWarning
+from .messages import EVENT_TYPES, MESSAGE_TYPES
 from .replies import Reply, TextReply
 
 if t.TYPE_CHECKING:
     from .messages import Message
 
 HandlerFunc = t.Callable[["Message"], t.Any]
+
+#: What a handler may return: a reply, a ``str`` (a text reply), a Flask
+#: ``Response`` (sent as is) or ``None`` (``success``, nothing sent).
+HandlerResult = t.Union[Reply, str, Response, None]  # noqa: UP007 - a runtime alias
+
+#: A handler as :meth:`flask_wechat.WeChat.on` accepts it (``async def`` too).
+TypedHandler = t.Callable[["Message"], t.Union[HandlerResult, t.Awaitable[HandlerResult]]]  # noqa: UP007
+
+KNOWN_NAMES = frozenset(MESSAGE_TYPES + EVENT_TYPES)
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by one insertion, deletion, substitution or
+    swap of neighbours (``"txet"``/``"text"``, which difflib rates only 0.75)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        if len(diff) == 1:
+            return True
+        i = diff[0]
+        return len(diff) == 2 and diff[1] == i + 1 and a[i] == b[i + 1] and a[i + 1] == b[i]
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def check_name(name: str, stacklevel: int = 3) -> None:
+    """Warn (:class:`~flask_wechat.errors.WeChatWarning`) when ``name`` is not a
+    known type but close to one: ``"txet"``, ``"subscibe"``. Unknown names are
+    fine otherwise: WeChat adds types."""
+    if name in KNOWN_NAMES:
+        return
+    close = [known for known in KNOWN_NAMES if one_edit_apart(name, known)]
+    close = close or difflib.get_close_matches(name, KNOWN_NAMES, n=1, cutoff=0.8)
+    if close:
+        warnings.warn(
+            f"no WeChat message or event type is called {name!r}; did you mean {close[0]!r}?",
+            WeChatWarning,
+            stacklevel=stacklevel,
+        )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -188,3 +188,8 @@ _TYPED: dict[int, type[APIError]] = {
 def api_error(errcode: int, errmsg: str = "") -> APIError:
     """The most specific :class:`APIError` for WeChat's ``errcode``."""
     return _TYPED.get(errcode, APIError)(errcode, errmsg)
+
+
+class WeChatWarning(UserWarning):
+    """Something that works but is probably not what was meant, such as
+    ``@wechat.on("txet")`` (a name close to a known type)."""

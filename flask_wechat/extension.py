@@ -5,12 +5,12 @@ from __future__ import annotations
 import concurrent.futures
 import typing as t
 
-from flask import current_app
+from flask import current_app, request
 
 from .blueprints import PLATFORMS, make_blueprint
 from .cli import wechat_cli
 from .config import DEFAULTS, load_accounts, load_app_settings
-from .dispatch import Handler, Registry, compile_match
+from .dispatch import Handler, Registry, TypedHandler, check_name, compile_match
 from .handling import SEND_REPLY, send_reply_task
 from .jssdk import build_config, config_script, page_url
 from .oauth import current_wechat_user, make_oauth_blueprint
@@ -23,7 +23,7 @@ if t.TYPE_CHECKING:
     import re
     from collections.abc import Iterable
 
-    from flask import Flask
+    from flask import Blueprint, Flask
     from flask_caching import Cache
     from markupsafe import Markup
 
@@ -32,7 +32,34 @@ if t.TYPE_CHECKING:
     from .messages import Message
     from .tasks import TaskRunner
 
-F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+F = t.TypeVar("F", bound=TypedHandler)
+
+
+def exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:
+    """Exempt WeChat's callbacks from Flask-WTF's ``CSRFProtect``: WeChat signs
+    its requests and never sends a CSRF token.
+
+    A ``CSRFProtect`` already on the app (it registers as
+    ``app.extensions["csrf"]``) is told now; one initialised later is told by a
+    ``before_request`` hook registered here, which therefore runs before its
+    check, on the first callback request.
+    """
+
+    def exempt() -> bool:
+        csrf = app.extensions.get("csrf")
+        if csrf is None or not hasattr(csrf, "exempt"):
+            return False
+        csrf.exempt(blueprint)
+        return True
+
+    if exempt():
+        return
+
+    def exempt_late() -> None:
+        if request.blueprint == blueprint.name:
+            exempt()
+
+    app.before_request(exempt_late)
 
 
 class WeChat:
@@ -115,6 +142,7 @@ class WeChat:
         blueprint = make_blueprint(state, self.name, self.url_prefix)
         if blueprint.deferred_functions:
             app.register_blueprint(blueprint)
+            exempt_from_csrf(app, blueprint)
         app.cli.add_command(wechat_cli)
         if settings.oauth_url:
             oauth = make_oauth_blueprint(settings.oauth_url.rstrip("/"), settings.oauth_scope)
@@ -145,6 +173,8 @@ class WeChat:
         :param agent_id: only WeCom messages to this ``AgentID``.
         """
         pattern = compile_match(match)
+        for name in types:
+            check_name(name.lower())
 
         def decorator(func: F) -> F:
             for name in types or (None,):

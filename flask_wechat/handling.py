@@ -4,7 +4,9 @@ Written once and used by every callback, by late replies and by the relay:
 
 * :func:`run_handler` sends the signals, finds the handler and calls it (``async
   def`` handlers are awaited, as Flask does for async views); a handler that
-  raises is logged and signalled, and the message still counts as handled;
+  raises is logged and signalled, and the message still counts as handled —
+  except when the app is testing (``app.testing`` or ``PROPAGATE_EXCEPTIONS``):
+  then the exception propagates out of the test client, as a view's would;
 * :func:`handle` does that within ``WECHAT_REPLY_DEADLINE``: inline by default —
   a handler that finishes late has its reply sent through the API instead of the
   answer, which WeChat stopped waiting for (its retry is answered by the dedup
@@ -17,6 +19,7 @@ Written once and used by every callback, by late replies and by the relay:
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextvars
 import functools
@@ -53,11 +56,51 @@ Render = t.Callable[["Reply"], Answer]
 Result = t.Union["Reply", Response, None]
 
 
+try:  # Flask's ``async`` extra: awaits coroutines as Flask does for async views
+    import asgiref  # noqa: F401
+
+    HAVE_ASGIREF = True
+except ImportError:  # pragma: no cover - asgiref is installed with the test extra
+    HAVE_ASGIREF = False
+
+
+def call_handler(app: Flask, func: t.Callable[[Message], t.Any], message: Message) -> t.Any:
+    """Call ``func``; a coroutine function is awaited to completion.
+
+    With asgiref installed that is ``app.ensure_sync``, as for Flask's async views;
+    without it the coroutine runs in a fresh event loop (on a helper thread when
+    this thread already runs one).
+    """
+    if not inspect.iscoroutinefunction(func):
+        return func(message)
+    if HAVE_ASGIREF:
+        return app.ensure_sync(func)(message)
+    return run_coroutine(func(message))
+
+
+def run_coroutine(coroutine: t.Coroutine[t.Any, t.Any, t.Any]) -> t.Any:
+    """Run ``coroutine`` to completion from synchronous code."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    context = contextvars.copy_context()  # current_app/request inside the coroutine
+    with concurrent.futures.ThreadPoolExecutor(1) as helper:
+        return helper.submit(context.run, asyncio.run, coroutine).result()
+
+
+def propagates(app: Flask) -> bool:
+    """Whether a handler's exception should reach the caller (a test client), as
+    a view's does: the app is testing or ``PROPAGATE_EXCEPTIONS`` is set."""
+    return bool(app.testing or app.config.get("PROPAGATE_EXCEPTIONS"))
+
+
 def run_handler(app: Flask, state: WeChatState, message: Message) -> Result:
     """Signal ``message`` and run the first handler that accepts it.
 
     A handler that raises is logged and signalled (``handler_failed``); the
-    result is then ``None``.
+    result is then ``None`` — or, when :func:`propagates`, the exception is
+    raised again.
     """
     account = message.account
     if signals.message_received.receivers:
@@ -68,13 +111,11 @@ def run_handler(app: Flask, state: WeChatState, message: Message) -> Result:
     if handler is None:
         return None
     try:
-        func = handler.func
-        value = (
-            app.ensure_sync(func)(message) if inspect.iscoroutinefunction(func) else func(message)
-        )
-        return coerce_reply(value)
+        return coerce_reply(call_handler(app, handler.func, message))
     except Exception as exc:
         report_failure(app, message, exc)
+        if propagates(app):
+            raise
         return None
 
 
@@ -131,6 +172,8 @@ def _handle_on_pool(
 def _finished_late(
     app: Flask, state: WeChatState, message: Message, future: concurrent.futures.Future[t.Any]
 ) -> None:
+    if future.exception() is not None:  # reported by run_handler; nobody to raise to
+        return
     with app.app_context():
         try:
             route(app, state, message, future.result(), None)
@@ -174,7 +217,7 @@ def send_later(app: Flask, state: WeChatState, message: Message, reply: Reply) -
     """Send ``reply`` to the message's sender through the API, as a task."""
     if message.source is None:
         raise ValueError(f"a {message.dispatch_name} message has no sender to reply to")
-    payload = {"to_user": message.source, "reply": reply.to_data(), "message": message.raw}
+    payload = {"to_user": message.source, "reply": reply.to_data(), "message": dict(message.raw)}
     state.task_runner.submit(app, Task(SEND_REPLY, message.account, payload))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import types
 import typing as t
 
 from .errors import MalformedBody
@@ -53,22 +54,6 @@ EVENT_TYPES = (
 )
 """Event types WeChat documents (lower-case); any other ``Event`` still reaches handlers."""
 
-# Fields some message or event type documents: reading one that this message
-# lacks gives ``None`` instead of AttributeError (``message.content`` on an image).
-_DOCUMENTED_FIELDS = frozenset(
-    {
-        "content", "pic_url", "media_id", "format", "recognition", "thumb_media_id",
-        "location_x", "location_y", "scale", "label", "title", "description", "url",
-        "event_key", "ticket", "latitude", "longitude", "precision", "menu_id",
-        "scan_code_info", "scan_type", "scan_result", "send_pics_info", "count",
-        "pic_list", "send_location_info", "poiname", "status", "msg_id", "agent_id",
-        "change_type", "user_id", "app_id", "page_path", "thumb_url", "session_from",
-        "file_key", "file_md5", "file_total_len", "total_count", "filter_count",
-        "sent_count", "error_count", "batch_job", "job_id", "job_type", "err_code",
-        "err_msg", "kf_account", "encrypt", "scene",
-    }
-)  # fmt: skip
-
 
 @functools.lru_cache(maxsize=512)
 def snake_case(name: str) -> str:
@@ -96,21 +81,133 @@ def _as_int(value: t.Any, field: str) -> int | None:
         raise MalformedBody(f"{field} is not a number") from None
 
 
+V = t.TypeVar("V")
+
+
+class Field(t.Generic[V]):
+    """A documented WeChat field as a typed, read-only attribute of :class:`Message`.
+
+    Reading it gives the field's value (searched at the top level, then one level
+    down: ``scan_result`` inside ``ScanCodeInfo``) or ``None`` when the message
+    does not carry it. WeChat sends these as text; a JSON push's numbers are
+    given as text too, so that the type holds whatever the format.
+    """
+
+    def __init__(self, text: bool = True) -> None:
+        self.text = text
+        self.name = ""
+
+    def __set_name__(self, owner: type[t.Any], name: str) -> None:
+        self.name = name
+
+    @t.overload
+    def __get__(self, obj: None, owner: type[t.Any] | None = None) -> Field[V]: ...
+    @t.overload
+    def __get__(self, obj: Message, owner: type[t.Any] | None = None) -> V: ...
+    def __get__(self, obj: Message | None, owner: type[t.Any] | None = None) -> t.Any:
+        if obj is None:
+            return self
+        value = obj.field(self.name)
+        if self.text and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    def __set__(self, obj: Message, value: t.NoReturn) -> t.NoReturn:  # read-only
+        raise AttributeError(f"Message.{self.name} is read-only")
+
+
+Text = Field[str | None]
+Nested = Field[t.Any]
+
+
 class Message:
     """A verified, decrypted message or event from WeChat.
 
-    Every field WeChat sent is an attribute in snake_case (``message.event_key``,
-    ``message.scan_result`` from inside ``ScanCodeInfo``, ...) and, with WeChat's
-    own names and nesting, in :attr:`raw`.
+    The common fields are typed attributes (:attr:`type`, :attr:`event`,
+    :attr:`source`, :attr:`target`, :attr:`create_time`, :attr:`id`,
+    :attr:`account`, :attr:`raw`); every field some message or event type
+    documents is a typed read-only attribute in snake_case (``message.content``,
+    ``message.event_key``, ``message.scan_result`` from inside ``ScanCodeInfo``),
+    ``None`` when this message lacks it. A type checker rejects a misspelt one
+    (``message.contnet``).
+
+    Any other field — one only some platform sends, or one WeChat adds later — is
+    reachable without giving up type checking: ``message.field("snake_name")``
+    (``None`` when absent), ``message["WeChatName"]`` / ``message.get("WeChatName")``
+    with WeChat's own names, or :attr:`raw`. At run time such fields are also
+    attributes (``message.brand_new_field``), for code that is not type-checked.
     """
+
+    # Documented fields (text unless noted).
+    content: Text = Field()
+    pic_url: Text = Field()
+    media_id: Text = Field()
+    format: Text = Field()
+    recognition: Text = Field()
+    thumb_media_id: Text = Field()
+    location_x: Text = Field()
+    location_y: Text = Field()
+    scale: Text = Field()
+    label: Text = Field()
+    title: Text = Field()
+    description: Text = Field()
+    url: Text = Field()
+    event_key: Text = Field()
+    ticket: Text = Field()
+    latitude: Text = Field()
+    longitude: Text = Field()
+    precision: Text = Field()
+    menu_id: Text = Field()
+    scan_type: Text = Field()
+    scan_result: Text = Field()
+    count: Text = Field()
+    poiname: Text = Field()
+    status: Text = Field()
+    msg_id: Text = Field()
+    agent_id: Text = Field()
+    change_type: Text = Field()
+    user_id: Text = Field()
+    app_id: Text = Field()
+    page_path: Text = Field()
+    thumb_url: Text = Field()
+    session_from: Text = Field()
+    file_key: Text = Field()
+    file_md5: Text = Field()
+    file_total_len: Text = Field()
+    total_count: Text = Field()
+    filter_count: Text = Field()
+    sent_count: Text = Field()
+    error_count: Text = Field()
+    job_id: Text = Field()
+    job_type: Text = Field()
+    err_code: Text = Field()
+    err_msg: Text = Field()
+    kf_account: Text = Field()
+    encrypt: Text = Field()
+    scene: Text = Field()
+    #: nested elements: a dict (or list) as parsed.
+    scan_code_info: Nested = Field(text=False)
+    send_pics_info: Nested = Field(text=False)
+    pic_list: Nested = Field(text=False)
+    send_location_info: Nested = Field(text=False)
+    batch_job: Nested = Field(text=False)
+
+    type: str
+    event: str | None
+    source: str | None
+    target: str
+    create_time: int
+    id: int | None
+    account: str
+    relayed: bool
 
     __slots__ = (
         "_index",
+        "_raw",
         "account",
         "create_time",
         "event",
         "id",
-        "raw",
         "relayed",
         "source",
         "target",
@@ -124,8 +221,7 @@ class Message:
         source = raw.get("FromUserName")
         if source is not None and not isinstance(source, str):
             raise MalformedBody("FromUserName is not text")
-        #: every field, with WeChat's names; nested elements are dicts/lists.
-        self.raw = raw
+        self._raw: t.Mapping[str, t.Any] = types.MappingProxyType(raw)
         #: the name of the account the message was sent to.
         self.account = account
         #: ``"text"``, ``"image"``, ..., ``"event"``, ``"device_event"``….
@@ -148,6 +244,30 @@ class Message:
         #: whether the message was forwarded to the customer-service relay.
         self.relayed = False
         self._index: dict[str, t.Any] | None = None
+
+    @property
+    def raw(self) -> t.Mapping[str, t.Any]:
+        """Every field, with WeChat's names (read-only); nested elements are dicts/lists."""
+        return self._raw
+
+    def field(self, name: str) -> t.Any:
+        """The field ``name`` in snake_case (``"scan_result"``, ``"brand_new_field"``),
+        searched at the top level and then one level down; ``None`` when absent."""
+        index = self._index
+        if index is None:
+            index = self._index = self._build_index()
+        return index.get(name)
+
+    def __getitem__(self, name: str) -> t.Any:
+        """The field with WeChat's own name (``message["Content"]``); KeyError if absent."""
+        return self._raw[name]
+
+    def get(self, name: str, default: t.Any = None) -> t.Any:
+        """The field with WeChat's own name, or ``default``."""
+        return self._raw.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
 
     @property
     def dispatch_name(self) -> str:
@@ -186,18 +306,21 @@ class Message:
             return key
         return None
 
-    def __getattr__(self, name: str) -> t.Any:
-        index = self._index
-        if index is None:
-            index = self._index = self._build_index()
-        try:
-            return index[name]
-        except KeyError:
-            if name in _DOCUMENTED_FIELDS:
-                return None
-            raise AttributeError(
-                f"{type(self).__name__} of type {self.dispatch_name!r} has no field {name!r}"
-            ) from None
+    if not t.TYPE_CHECKING:  # hidden from type checkers: a misspelt field must fail there
+
+        def __getattr__(self, name: str) -> t.Any:
+            if name.startswith("_"):
+                raise AttributeError(name)
+            index = self._index
+            if index is None:
+                index = self._index = self._build_index()
+            try:
+                return index[name]
+            except KeyError:
+                raise AttributeError(
+                    f"{type(self).__name__} of type {self.dispatch_name!r} has no field"
+                    f" {name!r}; message.field({name!r}) gives None for absent fields"
+                ) from None
 
     def _build_index(self) -> dict[str, t.Any]:
         index: dict[str, t.Any] = {}
@@ -210,7 +333,7 @@ class Message:
         return index
 
     def __reduce__(self) -> tuple[t.Any, ...]:
-        return (type(self), (self.raw, self.account))
+        return (type(self), (dict(self._raw), self.account))
 
     def __repr__(self) -> str:
         return (

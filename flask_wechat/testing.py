@@ -259,15 +259,24 @@ class WeChatTestClient:
 
     @property
     def url(self) -> str:
-        """The account's callback URL."""
-        return self.account.callback_url or ""
+        """The account's callback URL as mounted (with ``WeChat(url_prefix=...)``)."""
+        state = self.app.extensions["wechat"]
+        endpoint = f"{state.blueprint_name}.callback_{self.account.name}"
+        try:
+            return next(iter(self.app.url_map.iter_rules(endpoint))).rule
+        except (KeyError, StopIteration):
+            return self.account.callback_url or ""
 
     # -- reading the answer --------------------------------------------------------
 
     def decode_reply(self, response: TestResponse) -> tuple[Fields | None, bool]:
         """The reply fields in ``response`` (decrypted when encrypted) and whether it was."""
-        body = response.get_data()
-        if response.status_code != 200 or body.strip() in (b"", b"success"):
+        return self.decode_body(response.status_code, response.get_data())
+
+    def decode_body(self, status: int, body: bytes) -> tuple[Fields | None, bool]:
+        """The reply fields in an answer's ``body`` (decrypted when encrypted) and
+        whether it was; for answers that did not come through Flask's test client."""
+        if status != 200 or body.strip() in (b"", b"success"):
             return None, False
         parse = parse_json if body.lstrip()[:1] == b"{" else parse_xml
         fields = parse(body)

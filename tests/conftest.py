@@ -43,6 +43,14 @@ def create_app(**config: t.Any) -> tuple[Flask, WeChat]:
     return app, wechat
 
 
+def production(app: Flask) -> Flask:
+    """``app`` as in production: not testing, so that a handler's exception is
+    logged and answered with ``success`` instead of propagating."""
+    app.testing = False
+    app.config.pop("PROPAGATE_EXCEPTIONS", None)
+    return app
+
+
 @pytest.fixture
 def make_app() -> AppFactory:
     """``make_app(**config) -> (app, wechat)``."""

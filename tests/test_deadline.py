@@ -571,7 +571,7 @@ def test_a_retry_during_an_inline_handler_waits_then_answers_success(harness: Ha
 
     @wechat.on("text")
     def slow(message: Message) -> str:
-        runs.append(message.content)
+        runs.append(message.content or "")
         gate.block()
         return "eventually"
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from flask import Flask
 
 from example_app import MENU, MENU_GOOD, create_app
-from flask_wechat.sandbox import Sandbox
+from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_APP_SECRET, Sandbox
 from flask_wechat.testing import DEFAULT_USER, WeChatTestClient
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as sandbox:
+        yield sandbox
 
 
 @pytest.fixture
@@ -78,3 +86,41 @@ def test_without_credentials_a_sandbox_is_started(monkeypatch: pytest.MonkeyPatc
             assert wechat.client().callback_ip()
     finally:
         started.stop()
+
+
+def production_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
+    for key, value in {
+        "WECHAT_TOKEN": "prod-token",
+        "WECHAT_APP_ID": SANDBOX_APP_ID,
+        "WECHAT_APP_SECRET": SANDBOX_APP_SECRET,
+        "WECHAT_ENCODING_AES_KEY": "p" * 43,
+        "SECRET_KEY": "prod-secret-key",
+    }.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_production_reads_the_environment_and_has_no_playground(
+    monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox
+) -> None:
+    production_env(monkeypatch, sandbox)
+    app = create_app({"WECHAT_API_BASE_URL": sandbox.url})
+    assert "example_sandbox" not in app.extensions
+    assert "playground" not in app.blueprints
+    assert app.config["WECHAT_TOKEN"] == "prod-token"
+    assert app.config["SECRET_KEY"] == "prod-secret-key"
+    page = app.test_client()
+    html = page.get("/").get_data(as_text=True)
+    assert "/wechat" in html
+    assert "<form" not in html
+    assert page.post("/", data={"kind": "text", "content": "x"}).status_code == 405
+    # The bot answers real (signed, encrypted) callbacks.
+    assert WeChatTestClient(app).text("prod hello").content == "prod hello"
+
+
+def test_production_without_a_secret_key_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox
+) -> None:
+    production_env(monkeypatch, sandbox)
+    monkeypatch.delenv("SECRET_KEY")
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app()

@@ -103,7 +103,7 @@ def test_one_extension_serves_two_apps_each_with_its_own_token() -> None:
 
     @wechat.on("text")
     def echo(message: Message) -> TextReply:
-        seen.append(message.content)
+        seen.append(message.content or "")
         return TextReply(f"echo {message.content}")
 
     first_client = WeChatTestClient(first)

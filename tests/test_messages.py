@@ -325,9 +325,9 @@ def test_documented_messages_and_events(case: Case) -> None:
         assert getattr(message, attribute) == value, attribute
     assert message.raw == parse_xml(xml.encode())
     assert message.raw["FromUserName"] == "oUser"
-    assert message.from_user_name == "oUser"
-    assert message.to_user_name == "gh_account"
-    assert message.msg_type == message.raw["MsgType"]
+    assert message.field("from_user_name") == "oUser"
+    assert message.field("to_user_name") == "gh_account"
+    assert message.field("msg_type") == message.raw["MsgType"]
 
 
 def test_raw_keeps_wechat_names_and_nesting() -> None:
@@ -386,10 +386,10 @@ def test_unknown_msg_type_keeps_every_field() -> None:
     assert message.dispatch_name == "hologram"
     assert message.event is None
     assert message.id == 99
-    assert message.holo_id == "h-1"
-    assert message.depth == "3"
-    assert message.frame == {"FrameRate": "60"}
-    assert message.frame_rate == "60"
+    assert message.field("holo_id") == "h-1"
+    assert message.field("depth") == "3"
+    assert message.field("frame") == {"FrameRate": "60"}
+    assert message.field("frame_rate") == "60"
     assert message.raw["HoloId"] == "h-1"
 
 
@@ -405,10 +405,10 @@ def test_unknown_event_keeps_every_field() -> None:
     assert message.event == "some_future_event"
     assert message.dispatch_name == "some_future_event"
     assert message.event_key == "k1"
-    assert message.new_field == "new value"
-    assert message.details == {"InnerCode": "7", "HQThing": "x"}
-    assert message.inner_code == "7"
-    assert message.hq_thing == "x"
+    assert message.field("new_field") == "new value"
+    assert message.field("details") == {"InnerCode": "7", "HQThing": "x"}
+    assert message.field("inner_code") == "7"
+    assert message.field("hq_thing") == "x"
     assert message.qr_scene is None
 
 
@@ -416,7 +416,7 @@ def test_top_level_field_wins_over_a_nested_one_of_the_same_name() -> None:
     xml = _envelope("event", "<Event>x</Event><Count>1</Count><Info><Count>2</Count></Info>")
     message = _message(xml)
     assert message.count == "1"
-    assert message.info == {"Count": "2"}
+    assert message.field("info") == {"Count": "2"}
 
 
 @pytest.mark.parametrize(

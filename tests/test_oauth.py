@@ -56,7 +56,12 @@ def make_app(sandbox: Sandbox, kind: str = "mp", **config: t.Any) -> tuple[Flask
     (the ``current_wechat_user`` Jinja global), ``/logout``.
     """
     app = Flask("oauth_test_app")
-    app.config.update(TESTING=True, SECRET_KEY="oauth-test-secret", WECHAT_CALLBACK_URL=None)
+    app.config.update(
+        TESTING=True,
+        SECRET_KEY="oauth-test-secret",
+        WECHAT_CALLBACK_URL=None,
+        WECHAT_OAUTH_URL="/wechat/oauth",
+    )
     app.config.update(sandbox.flask_config(kind))
     app.config.update(config)
     wechat = WeChat(app)
@@ -725,6 +730,14 @@ def test_unknown_oauth_scope_is_a_config_error(sandbox: Sandbox) -> None:
         WeChat(app)
     assert info.value.key == "WECHAT_OAUTH_SCOPE"
     assert "WECHAT_OAUTH_SCOPE" in str(info.value)
+
+
+def test_oauth_routes_are_mounted_only_when_configured(sandbox: Sandbox) -> None:
+    app = Flask("default_oauth_app")
+    app.config.update(SECRET_KEY="k", WECHAT_CALLBACK_URL=None, **sandbox.flask_config())
+    WeChat(app)
+    assert "wechat_oauth" not in app.blueprints
+    assert app.test_client().get(LOGIN_PATH).status_code == 404
 
 
 def test_oauth_url_none_mounts_no_routes(sandbox: Sandbox) -> None:

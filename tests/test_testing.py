@@ -21,7 +21,7 @@ def app() -> Flask:
 
     @wechat.on("text")
     def echo(message: Message) -> TextReply:
-        return TextReply(message.content)
+        return TextReply(message.content or "")
 
     return app
 

@@ -37,6 +37,7 @@ from flask_wechat.parsing import to_xml
 from flask_wechat.sandbox import SANDBOX_CORP_ID, Sandbox
 from flask_wechat.testing import Recorder, WeChatTestClient
 
+from ..conftest import production
 from ..rejections import assert_refused
 
 Fields = dict[str, t.Any]
@@ -910,12 +911,12 @@ def test_click_key_filter(work: Work) -> None:
 
     @work.wechat.on("click", key="MENU_GOOD")
     def good(message: Message) -> str:
-        keys.append(message.event_key)
+        keys.append(message.event_key or "")
         return "thanks"
 
     @work.wechat.on("CLICK")
     def other(message: Message) -> str:
-        keys.append("other:" + message.event_key)
+        keys.append("other:" + (message.event_key or ""))
         return "other key"
 
     assert work.client.event("click", EventKey="MENU_GOOD").content == "thanks"
@@ -1056,6 +1057,7 @@ def test_a_failing_handler_answers_success(work: Work) -> None:
     def broken(message: Message) -> str:
         raise LookupError("no such employee")
 
+    production(work.app)
     with signals.handler_failed.connected_to(failed, work.app):
         result = work.client.text("break")
     assert (result.status_code, result.text) == (200, "success")
