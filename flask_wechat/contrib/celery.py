@@ -78,6 +78,7 @@ class CeleryRunner:
             perform_task,
             name=task_name,
             bind=True,
+            shared=False,  # this Celery app only
             serializer="json",
             autoretry_for=(RetryLater,),
             max_retries=max_retries,

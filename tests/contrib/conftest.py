@@ -4,6 +4,7 @@ from ``tests/contrib/queue_app.py``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -21,11 +22,16 @@ from flask import Flask
 from flask_wechat.contrib import _apps
 from flask_wechat.sandbox import RelayPlatform, Sandbox
 
-from .queue_app import API_ENV, QUEUE_ENV, REDIS_ENV, RELAY_ENV, RELAY_TOKEN, RUNNER_ENV
+from .queue_app import API_ENV, IMAGE_ENV, QUEUE_ENV, REDIS_ENV, RELAY_ENV, RELAY_TOKEN, RUNNER_ENV
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 WAIT = 20.0
+#: a small image to upload (the sandbox checks type and size, not pixels).
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+#: the upload a "picture" task makes before it sends; slowed down to kill a worker
+#: during it (uploading twice is harmless, sending twice is not).
+UPLOAD = "/cgi-bin/media/upload"
 
 
 def wait_for(
@@ -41,6 +47,31 @@ def wait_for(
             tail = log.read_text(errors="replace")[-3000:] if log is not None else ""
             pytest.fail(f"timed out waiting for {what}\n{tail}")
         time.sleep(0.05)
+
+
+def uploads(site: Site) -> int:
+    """How many media uploads reached the sandbox."""
+    return sum(call.path == UPLOAD for call in site.sandbox.calls)
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
 
 
 class Worker:
@@ -66,8 +97,12 @@ class Worker:
         return self
 
     def kill(self) -> None:
-        """SIGKILL the worker and every process it started."""
+        """SIGKILL the worker and every process it started (RQ's work horse runs
+        in a session of its own, so the process group is not enough)."""
         if self.process is not None and self.process.poll() is None:
+            for pid in _descendants(self.process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
@@ -102,6 +137,7 @@ def relay_platform() -> Iterator[RelayPlatform]:
         yield platform
 
 
+@contextlib.contextmanager
 def make_site(
     runner: str,
     command: Callable[[str], list[str]],
@@ -113,12 +149,15 @@ def make_site(
     api_url: str | None = None,
 ) -> Iterator[Site]:
     queue = f"wechat-{runner}-{secrets.token_hex(4)}"
+    image = tmp_path / "picture.png"
+    image.write_bytes(PNG)
     env = {
         REDIS_ENV: redis_url,
         API_ENV: api_url or sandbox.url,
         RELAY_ENV: relay.receive_url,
         RUNNER_ENV: runner,
         QUEUE_ENV: queue,
+        IMAGE_ENV: str(image),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

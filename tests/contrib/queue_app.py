@@ -15,7 +15,7 @@ import typing as t
 import redis
 from flask import Flask
 
-from flask_wechat import Message, TextReply, WeChat, signals
+from flask_wechat import ImageReply, Message, TextReply, WeChat, signals
 from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_APP_SECRET
 from flask_wechat.tasks import Task, TaskRunner
 
@@ -24,6 +24,7 @@ API_ENV = "FLASK_WECHAT_QT_API"
 RELAY_ENV = "FLASK_WECHAT_QT_RELAY"
 RUNNER_ENV = "FLASK_WECHAT_QT_RUNNER"
 QUEUE_ENV = "FLASK_WECHAT_QT_QUEUE"
+IMAGE_ENV = "FLASK_WECHAT_QT_IMAGE"
 
 APP_IMPORT = "tests.contrib.queue_app:create_app"
 TOKEN = "queue-token"
@@ -47,9 +48,9 @@ def make_runner(name: str, redis_url: str, queue: str) -> TaskRunner:
             retries=2,
             intervals=[1],
         )
-    from .celery_worker import runner
+    from .celery_worker import build
 
-    return runner
+    return build(redis_url, queue)[1]
 
 
 def create_app() -> Flask:
@@ -76,6 +77,11 @@ def create_app() -> Flask:
     def late(message: Message) -> TextReply:
         time.sleep(REPLY_DEADLINE * 2)  # past the deadline: the reply becomes a task
         return TextReply(f"late answer to {message.content}")
+
+    @wechat.on("text", match=r"^picture")
+    def picture(message: Message) -> ImageReply:
+        time.sleep(REPLY_DEADLINE * 2)  # late: uploaded and sent by a task
+        return ImageReply(file=os.environ[IMAGE_ENV])
 
     @signals.delivery_failed.connect_via(app)
     def failed(sender: Flask, task: Task, **extra: t.Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import typing as t
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,11 +12,13 @@ import pytest
 from rq import Queue
 from rq.job import Job
 from rq.registry import StartedJobRegistry
+from rq.scheduler import RQScheduler
 
+from flask_wechat.contrib.rq import JOB_FUNCTION
 from flask_wechat.sandbox import SANDBOX_APP_SECRET, SANDBOX_OPENID, RelayPlatform, Sandbox
 from flask_wechat.testing import WeChatTestClient
 
-from .conftest import BIN, Site, make_site, wait_for
+from .conftest import BIN, UPLOAD, Site, make_site, uploads, wait_for
 from .queue_app import AES_KEY, FAILED_KEY, RELAY_TOKEN, TOKEN
 
 pytestmark = pytest.mark.redis
@@ -28,9 +31,6 @@ def rq_command(redis_url: str) -> t.Callable[[str], list[str]]:
     return command
 
 
-import typing as t  # noqa: E402
-
-
 @pytest.fixture
 def site(
     redis_db: str,
@@ -39,9 +39,10 @@ def site(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Site]:
-    yield from make_site(
+    with make_site(
         "rq", rq_command(redis_db), redis_db, sandbox, relay_platform, tmp_path, monkeypatch
-    )
+    ) as site:
+        yield site
 
 
 def queued_jobs(site: Site) -> list[Job]:
@@ -70,7 +71,7 @@ def test_late_reply_and_relay_forward_delivered_once(site: Site) -> None:
         for key in site.redis.scan_iter(f"*{job.id}*"):
             if site.redis.type(key) == b"hash":
                 for value in site.redis.hgetall(key).values():
-                    assert_no_secret(value, site)
+                    assert_no_secret(t.cast(bytes, value), site)
         assert_no_secret(task_json.encode(), site)
     assert names == {"send_reply", "relay_to_platform"}
 
@@ -83,32 +84,36 @@ def test_late_reply_and_relay_forward_delivered_once(site: Site) -> None:
     assert site.sandbox.token_requests == 1
 
     # The same task delivered again (a redelivery) is recognised as done.
-    again = Queue(site.queue, connection=site.redis).enqueue(jobs[0].func_name, *jobs[0].args)
+    again = Queue(site.queue, connection=site.redis).enqueue(JOB_FUNCTION, *jobs[0].args)
     wait_for("the re-run", lambda: again.get_status() == "finished")
     assert again.return_value() == "skipped"
-    assert len(site.sandbox.sent) == 1 and len(site.relay.accepted) == 1
+    assert len(site.sandbox.sent) == 1
+    assert len(site.relay.accepted) == 1
 
 
 def test_worker_killed_mid_task_loses_nothing(site: Site) -> None:
-    # Slow to hand out the token: the worker dies before anything is sent.
-    site.sandbox.delay("/cgi-bin/token", 30)
+    site.sandbox.delay(UPLOAD, 30)  # the worker dies uploading, before it sends
     client = WeChatTestClient(site.app)
-    client.text("late slow", FromUserName=SANDBOX_OPENID)
+    client.text("picture please", FromUserName=SANDBOX_OPENID)
     (job,) = queued_jobs(site)
     worker = site.worker()
     started = StartedJobRegistry(site.queue, connection=site.redis)
     wait_for("the job to start", lambda: job.id in started.get_job_ids(), log=worker.log)
-    wait_for("the send to be under way", lambda: site.sandbox.token_requests, log=worker.log)
+    wait_for("the send to be under way", lambda: uploads(site), log=worker.log)
     worker.kill()
-    site.sandbox.delay("/cgi-bin/token", 0)
-    worker = site.worker()
+    site.sandbox.delay(UPLOAD, 0)
     # RQ declares the job abandoned once the dead worker's heartbeat expires
     # (monitoring interval + 60 s) and retries it at its next maintenance pass;
-    # run that pass now with the cutoff it would have then.
+    # the dead worker's scheduler lock expires after its interval + 60 s. Run
+    # that pass now with the cutoff it would have then, and let the lock go.
+    site.redis.delete(RQScheduler.get_locking_key(site.queue))
     started.cleanup(timestamp=time.time() + 3600)
+    worker = site.worker()
     wait_for("the retried reply", lambda: site.sandbox.sent, log=worker.log)
     wait_for("the job to finish", lambda: job.get_status() == "finished")
-    assert [m["text"]["content"] for m in site.sandbox.sent] == ["late answer to late slow"]
+    (sent,) = site.sandbox.sent
+    assert sent["msgtype"] == "image"
+    assert uploads(site) == 2  # the killed attempt's, and the one that went on to send
 
 
 def test_wechat_down_retried_then_reported_once(
@@ -119,7 +124,7 @@ def test_wechat_down_retried_then_reported_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     closed = "http://127.0.0.1:9"  # discard port: connection refused
-    for site in make_site(
+    with make_site(
         "rq",
         rq_command(redis_db),
         redis_db,
@@ -128,14 +133,14 @@ def test_wechat_down_retried_then_reported_once(
         tmp_path,
         monkeypatch,
         api_url=closed,
-    ):
+    ) as site:
         WeChatTestClient(site.app).text("late nobody home", FromUserName=SANDBOX_OPENID)
         (job,) = queued_jobs(site)
         worker = site.worker()
         wait_for("the failure report", lambda: site.redis.lrange(FAILED_KEY, 0, -1), log=worker.log)
         wait_for("the job to end", lambda: job.get_status() == "finished")
         assert site.redis.lrange(FAILED_KEY, 0, -1) == [json.loads(job.args[0])["id"].encode()]
-        job.refresh()
+        job.refresh()  # type: ignore[no-untyped-call]
         assert job.retries_left == 0  # RQ retried it twice before
         log = worker.log_text()
         assert "retry" in log
