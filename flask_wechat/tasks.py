@@ -99,9 +99,10 @@ def retryable(exc: BaseException) -> bool:
 
     Retried: WeChat or the relay unreachable before the request arrived, the
     relay platform's 5xx, and no access_token to be had yet (the shared store
-    down, or another process's refresh unfinished: nothing was sent). Not retried: a send that may have arrived (a read
-    timeout), WeChat's errcodes (the client already retried -1 and token errors),
-    mistakes and :class:`PermanentFailure`.
+    down, or another process's refresh unfinished: nothing was sent). Not
+    retried: a send that may have arrived (a read timeout), WeChat's errcodes
+    (the client already retried -1 and token errors), mistakes and
+    :class:`PermanentFailure`.
     """
     if isinstance(exc, TransportError):
         return not exc.may_have_arrived
