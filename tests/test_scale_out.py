@@ -314,3 +314,31 @@ def test_api_calls_fail_fast_while_redis_is_down(
             assert time.monotonic() - started < 5
             store_redis.start()
             assert wechat.client().access_token  # back without a restart
+
+
+@pytest.mark.parametrize(
+    ("config", "shared"),
+    [
+        ({}, False),
+        ({"CACHE_TYPE": "SimpleCache"}, False),
+        ({"WECHAT_REDIS_URL": "redis://127.0.0.1:1/0"}, True),
+        ({"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": "redis://127.0.0.1:1/0"}, True),
+        (
+            {
+                "CACHE_TYPE": "RedisSentinelCache",
+                "CACHE_REDIS_SENTINELS": [("127.0.0.1", 1)],
+                "CACHE_REDIS_SENTINEL_MASTER": "mymaster",
+            },
+            True,
+        ),
+    ],
+)
+def test_which_store(config: dict[str, t.Any], shared: bool) -> None:
+    """In-process by default; Redis through redis-py for a URL or a Redis cache
+    (redis-py connects lazily: nothing needs to run here)."""
+    app = Flask("store_choice")
+    app.config.update(WECHAT_TOKEN="t", WECHAT_APP_ID="wx0", WECHAT_APP_SECRET="s", **config)
+    WeChat(app)
+    store = app.extensions["wechat"].store
+    assert isinstance(store, RedisStore) is shared
+    assert store.is_shared is shared
