@@ -22,7 +22,7 @@ import time
 import typing as t
 
 from . import signals
-from .errors import PermanentFailure, RelayError, TransportError
+from .errors import PermanentFailure, RelayError, TokenUnavailable, TransportError
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -97,13 +97,17 @@ class TaskRunner(t.Protocol):
 def retryable(exc: BaseException) -> bool:
     """Whether trying ``exc``'s task again can help without sending twice.
 
-    Retried: WeChat or the relay unreachable before the request arrived, and the
-    relay platform's 5xx. Not retried: a send that may have arrived (a read
-    timeout), WeChat's errcodes (the client already retried -1 and token errors),
-    mistakes and :class:`PermanentFailure`.
+    Retried: WeChat or the relay unreachable before the request arrived, the
+    relay platform's 5xx, and no access_token to be had yet (the shared store
+    down, or another process's refresh unfinished: nothing was sent). Not
+    retried: a send that may have arrived (a read timeout), WeChat's errcodes
+    (the client already retried -1 and token errors), mistakes and
+    :class:`PermanentFailure`.
     """
     if isinstance(exc, TransportError):
         return not exc.may_have_arrived
+    if isinstance(exc, TokenUnavailable):
+        return True
     return isinstance(exc, RelayError) and exc.status >= 500
 
 

@@ -1,0 +1,87 @@
+"""Late work on RQ (extra ``[rq]``)::
+
+    from redis import Redis
+    from rq import Queue
+    from flask_wechat.contrib.rq import RQRunner
+
+    queue = Queue("wechat", connection=Redis.from_url("redis://localhost:6379/0"))
+    wechat = WeChat(app, task_runner=RQRunner(queue, app_import="mysite:create_app"))
+
+Workers are RQ's own (``--with-scheduler`` runs the delayed retries)::
+
+    rq worker --with-scheduler --url redis://localhost:6379/0 wechat
+
+Each job calls :func:`perform_job` with the task as a JSON string and the
+``app_import``; the worker imports the site once per process. Retries use RQ's
+``Retry(max=retries, interval=intervals)``. A worker killed mid-job leaves the
+job in RQ's ``StartedJobRegistry``; once its heartbeat expires (the job
+monitoring interval + 60 s) the next maintenance pass of any worker
+(``--maintenance-interval``) retries it, since it still has retries left, and
+the shared store's ``done`` mark keeps a job that had finished from running twice.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from collections.abc import Sequence
+
+from rq import Retry, get_current_job
+
+from . import Outcome, load_app, run_queued
+
+if t.TYPE_CHECKING:
+    from flask import Flask
+    from rq import Queue
+
+    from ..tasks import Task
+
+#: The dotted name each job calls.
+JOB_FUNCTION = "flask_wechat.contrib.rq.perform_job"
+
+
+def perform_job(task_json: str, app_import: str) -> Outcome:
+    """Run in an RQ worker: perform the queued task on the site's app."""
+    app = load_app(app_import)
+    job = get_current_job()
+    final = job is None or not job.retries_left
+    return run_queued(app, json.loads(task_json), final=final)
+
+
+class RQRunner:
+    """Sends flask_wechat's tasks to an RQ queue.
+
+    :param queue: an ``rq.Queue``.
+    :param app_import: ``"module:attribute"``, the site's Flask app or its factory,
+        as the workers import it.
+    :param retries: retries of a task that failed on the way to WeChat.
+    :param intervals: seconds before each retry (the last one repeats): by default
+        the first retry comes within seconds and the last failure within a minute.
+    :param job_timeout: seconds a job may run before RQ stops it.
+    """
+
+    def __init__(
+        self,
+        queue: Queue,
+        app_import: str = "mysite:create_app",
+        *,
+        retries: int = 3,
+        intervals: Sequence[int] = (2, 6, 15),
+        job_timeout: int = 60,
+    ) -> None:
+        self.queue = queue
+        self.app_import = app_import
+        self.retries = retries
+        self.intervals = list(intervals)
+        self.job_timeout = job_timeout
+
+    def submit(self, app: Flask, task: Task) -> None:
+        data = task.to_data()
+        self.queue.enqueue(
+            JOB_FUNCTION,
+            json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+            self.app_import,
+            retry=Retry(max=self.retries, interval=self.intervals) if self.retries else None,
+            job_timeout=self.job_timeout,
+            description=f"flask_wechat {data['name']} for {data['account']} ({data['id']})",
+        )

@@ -1,0 +1,80 @@
+"""What both queue adapters share: importing the site, the done marks, retries."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from flask_wechat import WeChat, signals
+from flask_wechat.contrib import RetryLater, _apps, load_app, run_queued
+from flask_wechat.errors import PermanentFailure, TokenUnavailable, TransportError
+from flask_wechat.tasks import Task, retryable
+
+INSTANCE = Flask("instance")
+INSTANCE.config.update(WECHAT_TOKEN="t", WECHAT_APP_ID="wx0", WECHAT_APP_SECRET="s")
+WeChat(INSTANCE)
+CALLS: list[str] = []
+
+
+def factory() -> Flask:
+    CALLS.append("built")
+    app = Flask("factory")
+    app.config.update(WECHAT_TOKEN="t", WECHAT_APP_ID="wx0", WECHAT_APP_SECRET="s")
+    wechat = WeChat(app)
+    state = wechat.state(app)
+
+    def flaky(app: Flask, state: object, task: Task) -> None:
+        CALLS.append(task.payload["how"])
+        if task.payload["how"] == "refused":
+            raise TransportError("refused", may_have_arrived=False)
+        if task.payload["how"] == "timeout":
+            raise TransportError("read timeout", may_have_arrived=True)
+
+    state.tasks.register("flaky", flaky)
+    return app
+
+
+def test_load_app_takes_an_app_or_a_factory_once_per_process() -> None:
+    _apps.clear()
+    CALLS.clear()
+    assert load_app(f"{__name__}:INSTANCE") is INSTANCE
+    built = load_app(f"{__name__}:factory")
+    assert load_app(f"{__name__}:factory") is built
+    assert CALLS == ["built"]
+    with pytest.raises(ValueError, match="module:attribute"):
+        load_app("no_colon")
+    _apps.clear()
+
+
+def test_token_unavailable_is_retryable_a_send_that_may_have_arrived_is_not() -> None:
+    assert retryable(TokenUnavailable("store down"))
+    assert retryable(TransportError("refused", may_have_arrived=False))
+    assert not retryable(TransportError("timeout", may_have_arrived=True))
+    assert not retryable(PermanentFailure("no"))
+
+
+def test_run_queued_retries_skips_done_and_reports_once() -> None:
+    _apps.clear()
+    app = load_app(f"{__name__}:factory")
+    failures: list[Task] = []
+
+    def failed(sender: Flask, task: Task, **extra: object) -> None:
+        failures.append(task)
+
+    signals.delivery_failed.connect(failed, app)
+    try:
+        ok = Task("flaky", "default", {"how": "fine"}).to_data()
+        assert run_queued(app, ok, final=False) == "done"
+        assert run_queued(app, ok, final=False) == "skipped"
+        refused = Task("flaky", "default", {"how": "refused"}).to_data()
+        with pytest.raises(RetryLater):
+            run_queued(app, refused, final=False)
+        assert failures == []
+        assert run_queued(app, refused, final=True) == "failed"
+        timeout = Task("flaky", "default", {"how": "timeout"}).to_data()
+        assert run_queued(app, timeout, final=False) == "failed"  # never sent twice
+        assert [task.payload["how"] for task in failures] == ["refused", "timeout"]
+        assert run_queued(app, {"v": 99, "name": "x"}, final=False) == "failed"
+    finally:
+        signals.delivery_failed.disconnect(failed, app)
+        _apps.clear()
