@@ -102,6 +102,13 @@ class Message:
     Every field WeChat sent is an attribute in snake_case (``message.event_key``,
     ``message.scan_result`` from inside ``ScanCodeInfo``, ...) and, with WeChat's
     own names and nesting, in :attr:`raw`.
+
+    Nested collections have one shape whatever their count (see
+    :mod:`flask_wechat.parsing`): ``pic_list``, ``result_list`` and other
+    ``<item>`` containers are lists; elements WeChat documents as repeatable
+    (``List``, ``item`` beside other fields, ``ApprovalNode``, ``NotifyNode``,
+    ``Item``, ``SpRecord``, ``Details``, ``MemChangeList/Item``…) are lists even
+    when single; other nested elements are dicts.
     """
 
     __slots__ = (

@@ -3,6 +3,25 @@
 XML is parsed with lxml configured to never resolve entities, never touch the
 network and never build huge trees; any DOCTYPE is refused outright, which
 stops XXE and entity expansion ("billion laughs") before they start.
+
+**One shape per field.** XML cannot tell a list of one from a single element, so
+each nested collection is given one stable shape, whatever the count:
+
+* an element whose children are all ``<item>`` *is* a list (``PicList``,
+  ``ResultList``, ``Articles``): one ``<item>`` is a list of one;
+* an element WeChat documents as repeatable is always a list under its parent,
+  even when it occurs once: the names in :data:`REPEATED` (``item`` beside other
+  fields, as in ``ArticleDetail``; ``List`` in subscription-message events;
+  ``ApprovalNode``, ``NotifyNode``, ``Item`` in WeCom approvals; ``SpRecord``,
+  ``Notifyer``, ``Comments`` in ``sys_approval_change``; the Mini Program's
+  ``detail``);
+* children repeatable under one parent only, :data:`REPEATED_UNDER`, leaves
+  included: ``SpRecord/Details``, ``MemChangeList/Item`` (``change_external_chat``);
+* any other element that happens to repeat becomes a list where it repeats, and
+  stays a dict or a string where it does not.
+
+Leaves are read without any per-element check; only nested elements and the
+parents named above pay for a set lookup.
 """
 
 from __future__ import annotations
@@ -19,6 +38,21 @@ MAX_BODY_SIZE = 1024 * 1024
 """The largest callback body accepted (1 MiB); WeChat's are a few KiB at most."""
 
 Fields = dict[str, t.Any]
+
+#: Nested elements WeChat documents as repeatable: always a list under their parent.
+REPEATED = frozenset(
+    {
+        "item", "Item", "List", "ApprovalNode", "NotifyNode", "SpRecord", "Notifyer",
+        "Comments", "detail",
+    }
+)  # fmt: skip
+
+#: Children that are always a list under one parent only (their names mean other
+#: things elsewhere), leaves included: parent → child names.
+REPEATED_UNDER: dict[str, frozenset[str]] = {
+    "SpRecord": frozenset({"Details"}),
+    "MemChangeList": frozenset({"Item"}),
+}
 
 # WeChat sometimes sends C0 control characters inside CDATA (users can type them),
 # which XML 1.0 forbids and libxml2 refuses; a CR inside CDATA would be turned into
@@ -83,7 +117,8 @@ def parse_xml(data: bytes) -> Fields:
     """Parse a WeChat XML body into a dict of its fields.
 
     Nested elements become dicts; an element whose children are all ``<item>``
-    becomes a list (``PicList``, ``Articles``). Leaf values are strings.
+    becomes a list (``PicList``, ``Articles``); repeatable elements are lists
+    even when single (see the module docstring). Leaf values are strings.
 
     :raises MalformedBody: not well-formed, or a DOCTYPE/entity declaration.
     :raises BodyTooLarge: over :data:`MAX_BODY_SIZE`.
@@ -118,14 +153,21 @@ def _element_value(element: etree._Element, show: dict[int, int] | None) -> t.An
     if all(child.tag == "item" for child in children):
         return [_element_value(child, show) for child in children]
     fields: Fields = {}
+    under = REPEATED_UNDER.get(str(element.tag))
     for child in children:
+        tag = str(child.tag)
         if len(child):
             value = _element_value(child, show)
+            if tag in REPEATED or (under is not None and tag in under):
+                fields.setdefault(tag, []).append(value)
+                continue
         else:  # most fields are leaves: read them without a call
             value = child.text or ""
             if show is not None:
                 value = value.translate(show)
-        tag = str(child.tag)
+            if under is not None and tag in under:
+                fields.setdefault(tag, []).append(value)
+                continue
         if tag in fields:
             previous = fields[tag]
             if isinstance(previous, list):
@@ -150,6 +192,14 @@ def parse_json(data: bytes) -> Fields:
         raise MalformedBody("body is not valid JSON") from None
     if not isinstance(value, dict):
         raise MalformedBody("JSON body is not an object")
+    # JSON may spell a lone surrogate (``"\\ud800"``), which no UTF-8 text can
+    # hold: refuse it here rather than fail later when a value is encoded. Only
+    # bodies with an escape or a raw surrogate's lead byte take this slow path.
+    if b"\\u" in data or b"\xed" in data:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise MalformedBody("body has a lone surrogate") from None
     return value
 
 

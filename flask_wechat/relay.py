@@ -232,6 +232,7 @@ def _raise_for_status(status: int, what: str) -> None:
 
 
 def _post(url: str, data: bytes) -> requests.Response:
+    failure: str | None = None
     try:
         return requests.post(
             url,
@@ -240,11 +241,10 @@ def _post(url: str, data: bytes) -> requests.Response:
             timeout=RELAY_TIMEOUT,
         )
     except requests.RequestException as exc:
-        # The relay's URL is the site's own setting, but keep messages URL-free.
-        raise TransportError(
-            f"the relay platform did not answer ({type(exc).__name__})",
-            may_have_arrived=isinstance(exc, requests.ReadTimeout),
-        ) from None
+        failure, arrived = type(exc).__name__, isinstance(exc, requests.ReadTimeout)
+    # The relay's URL is the site's own setting, but keep messages URL-free (and
+    # raise outside the ``except``: not even ``__context__`` keeps the original).
+    raise TransportError(f"the relay platform did not answer ({failure})", may_have_arrived=arrived)
 
 
 def forward_task(app: Flask, state: WeChatState, job: Task) -> None:
@@ -413,10 +413,8 @@ def _open(parts: SplitResult, address: str, port: int) -> urllib3.BaseHTTPRespon
             preload_content=False,
         )
     except urllib3.exceptions.HTTPError as exc:
-        raise TransportError(
-            f"the media URL did not answer ({type(exc).__name__})",
-            may_have_arrived=False,
-        ) from None
+        failure = type(exc).__name__
+    raise TransportError(f"the media URL did not answer ({failure})", may_have_arrived=False)
 
 
 def fetch_media(url: str, media_type: str, account: Account) -> tuple[bytes, str, str | None]:
@@ -462,9 +460,11 @@ def _read_media(
                 raise PermanentFailure(f"the {media_type} is larger than {MAX_MEDIA_SIZE} bytes")
             chunks.append(chunk)
     except urllib3.exceptions.HTTPError as exc:
-        raise TransportError(
-            f"the media download broke off ({type(exc).__name__})", may_have_arrived=False
-        ) from None
+        failure: str | None = type(exc).__name__
+    else:
+        failure = None
+    if failure is not None:
+        raise TransportError(f"the media download broke off ({failure})", may_have_arrived=False)
     raw_type = response.headers.get("Content-Type", "")
     content_type = raw_type.split(";", 1)[0].strip().lower() or None
     if content_type in ("application/octet-stream", "binary/octet-stream"):
