@@ -106,9 +106,13 @@ class Message:
     Nested collections have one shape whatever their count (see
     :mod:`flask_wechat.parsing`): ``pic_list``, ``result_list`` and other
     ``<item>`` containers are lists; elements WeChat documents as repeatable
-    (``List``, ``item`` beside other fields, ``ApprovalNode``, ``NotifyNode``,
+    (``List``, ``item`` beside other fields (``article_detail``), ``ApprovalNode``, ``NotifyNode``,
     ``Item``, ``SpRecord``, ``Details``, ``MemChangeList/Item``…) are lists even
     when single; other nested elements are dicts.
+
+    A field whose snake_case name is one of the message's own attributes
+    (``source``, ``id``, ``type``, ``event``, ``target``, ``account``, ``raw``)
+    is read with :meth:`field` (``message.field("source")``).
     """
 
     __slots__ = (
@@ -192,6 +196,17 @@ class Message:
         if self.event == "scan" and self.raw.get("Ticket"):
             return key
         return None
+
+    def field(self, name: str, default: t.Any = None) -> t.Any:
+        """The field called ``name`` in snake_case, as an attribute would give it,
+        or ``default``. For the fields whose names the message's own attributes
+        take (an invoice event's ``Source`` is ``message.field("source")``, a WeCom
+        tag event's ``Id`` is ``message.field("id")``; likewise ``type``,
+        ``event``, ``target``, ``account``, ``raw``)."""
+        index = self._index
+        if index is None:
+            index = self._index = self._build_index()
+        return index.get(name, default)
 
     def __getattr__(self, name: str) -> t.Any:
         index = self._index

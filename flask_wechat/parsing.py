@@ -11,12 +11,15 @@ each nested collection is given one stable shape, whatever the count:
   ``ResultList``, ``Articles``): one ``<item>`` is a list of one;
 * an element WeChat documents as repeatable is always a list under its parent,
   even when it occurs once: the names in :data:`REPEATED` (``item`` beside other
-  fields, as in ``ArticleDetail``; ``List`` in subscription-message events;
+  fields, as in PUBLISHJOBFINISH's ``article_detail``; ``List`` in the
+  subscription-message events;
   ``ApprovalNode``, ``NotifyNode``, ``Item`` in WeCom approvals; ``SpRecord``,
-  ``Notifyer``, ``Comments`` in ``sys_approval_change``; the Mini Program's
-  ``detail``);
+  ``Notifyer``, ``Comments`` in ``sys_approval_change``; ``SelectedItem`` in
+  ``template_card_event``; ``AroundBeacon`` in ``ShakearoundUserShake``; the
+  Mini Program's ``detail`` in ``wxa_media_check``);
 * children repeatable under one parent only, :data:`REPEATED_UNDER`, leaves
-  included: ``SpRecord/Details``, ``MemChangeList/Item`` (``change_external_chat``);
+  included: ``SpRecord/Details``, ``MemChangeList/Item`` (``change_external_chat``),
+  ``OptionIds/OptionId``, ``PublishEventInfo/fail_idx``;
 * any other element that happens to repeat becomes a list where it repeats, and
   stays a dict or a string where it does not.
 
@@ -43,7 +46,7 @@ Fields = dict[str, t.Any]
 REPEATED = frozenset(
     {
         "item", "Item", "List", "ApprovalNode", "NotifyNode", "SpRecord", "Notifyer",
-        "Comments", "detail",
+        "Comments", "detail", "AroundBeacon", "SelectedItem",
     }
 )  # fmt: skip
 
@@ -52,6 +55,8 @@ REPEATED = frozenset(
 REPEATED_UNDER: dict[str, frozenset[str]] = {
     "SpRecord": frozenset({"Details"}),
     "MemChangeList": frozenset({"Item"}),
+    "OptionIds": frozenset({"OptionId"}),
+    "PublishEventInfo": frozenset({"fail_idx"}),
 }
 
 # WeChat sometimes sends C0 control characters inside CDATA (users can type them),
