@@ -157,28 +157,52 @@ def _element_value(element: etree._Element, show: dict[int, int] | None) -> t.An
     children = list(element)
     if all(child.tag == "item" for child in children):
         return [_element_value(child, show) for child in children]
-    fields: Fields = {}
     under = REPEATED_UNDER.get(str(element.tag))
+    if under is not None:
+        return _fields(children, show, REPEATED | under)
+    fields: Fields = {}
+    grown: set[str] | None = None  # tags made lists here by repeating
     for child in children:
         tag = str(child.tag)
         if len(child):
             value = _element_value(child, show)
-            if tag in REPEATED or (under is not None and tag in under):
+            if tag in REPEATED:
                 fields.setdefault(tag, []).append(value)
                 continue
-        else:  # most fields are leaves: read them without a call
+        else:  # most fields are leaves: read them without a call or a check
             value = child.text or ""
             if show is not None:
                 value = value.translate(show)
-            if under is not None and tag in under:
-                fields.setdefault(tag, []).append(value)
-                continue
         if tag in fields:
-            previous = fields[tag]
-            if isinstance(previous, list):
-                previous.append(value)
+            if grown is None:
+                grown = set()
+            if tag in grown:
+                fields[tag].append(value)
             else:
-                fields[tag] = [previous, value]
+                fields[tag] = [fields[tag], value]
+                grown.add(tag)
+        else:
+            fields[tag] = value
+    return fields
+
+
+def _fields(
+    children: list[etree._Element], show: dict[int, int] | None, repeated: frozenset[str]
+) -> Fields:
+    """The fields of an element of :data:`REPEATED_UNDER`: ``repeated`` children,
+    leaves included, are always lists."""
+    fields: Fields = {}
+    grown: set[str] = set()
+    for child in children:
+        tag = str(child.tag)
+        value = _element_value(child, show)
+        if tag in repeated:
+            fields.setdefault(tag, []).append(value)
+        elif tag in grown:
+            fields[tag].append(value)
+        elif tag in fields:
+            fields[tag] = [fields[tag], value]
+            grown.add(tag)
         else:
             fields[tag] = value
     return fields
