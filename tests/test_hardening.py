@@ -23,6 +23,7 @@ import typing as t
 from collections.abc import Iterator
 
 import pytest
+import requests
 from flask import Flask
 
 from flask_wechat import Message, WeChat, signals
@@ -525,6 +526,16 @@ def test_allowed_hosts_resolving_inside_the_network_are_refused(
         with pytest.raises(PermanentFailure, match="not an http"):
             fetch_media(url, "image", account)
     assert internal.downloads("x.jpg") == 0
+
+
+def test_proxied_media_never_runs_in_a_browser(relay: Relay) -> None:
+    media_id = relay.upload("voice", b"#!AMR\n<script>alert(1)</script>", "x.amr")
+    relay.client.send(relay.client.message("voice", MediaId=media_id))
+    url = relay.platform.accepted[0]["mediaUrl"]
+    answer = requests.get(url, timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in answer.headers["Content-Security-Policy"]
 
 
 # == no 5xx ===============================================================================
