@@ -136,6 +136,17 @@ class Message:
     (``None`` when absent), ``message["WeChatName"]`` / ``message.get("WeChatName")``
     with WeChat's own names, or :attr:`raw`. At run time such fields are also
     attributes (``message.brand_new_field``), for code that is not type-checked.
+
+    Nested collections have one shape whatever their count (see
+    :mod:`flask_wechat.parsing`): ``pic_list``, ``result_list`` and other
+    ``<item>`` containers are lists; elements WeChat documents as repeatable
+    (``List``, ``item`` beside other fields (``article_detail``), ``ApprovalNode``,
+    ``NotifyNode``, ``Item``, ``SpRecord``, ``Details``, ``MemChangeList/Item``…) are
+    lists even when single; other nested elements are dicts.
+
+    A field whose snake_case name is one of the message's own attributes
+    (``source``, ``id``, ``type``, ``event``, ``target``, ``account``, ``raw``)
+    is read with :meth:`field` (``message.field("source")``).
     """
 
     # Documented fields (text unless noted).
@@ -250,13 +261,18 @@ class Message:
         """Every field, with WeChat's names (read-only); nested elements are dicts/lists."""
         return self._raw
 
-    def field(self, name: str) -> t.Any:
+    def field(self, name: str, default: t.Any = None) -> t.Any:
         """The field ``name`` in snake_case (``"scan_result"``, ``"brand_new_field"``),
-        searched at the top level and then one level down; ``None`` when absent."""
+        searched at the top level and then one level down; ``default`` when absent.
+
+        Also the way to the fields whose names the message's own attributes take:
+        an invoice event's ``Source`` is ``message.field("source")``, a WeCom tag
+        event's ``Id`` is ``message.field("id")`` (likewise ``type``, ``event``,
+        ``target``, ``account``, ``raw``)."""
         index = self._index
         if index is None:
             index = self._index = self._build_index()
-        return index.get(name)
+        return index.get(name, default)
 
     def __getitem__(self, name: str) -> t.Any:
         """The field with WeChat's own name (``message["Content"]``); KeyError if absent."""

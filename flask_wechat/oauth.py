@@ -123,9 +123,21 @@ def logout() -> None:
     session.pop(SESSION_KEY, None)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never an open redirect to another host."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+def _safe_next(target: object) -> str:
+    """Only same-site paths: never an open redirect to another host, nor a header
+    injection. Anything but a plain path (``/account?tab=1``) becomes ``/``: no
+    scheme or host, no ``//`` or backslash, no control characters or whitespace
+    (browsers drop tabs and newlines from URLs, so ``/\t/evil.example`` would be
+    ``//evil.example``), no lone surrogates."""
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > 2048:
+        return "/"
+    if target.startswith("//") or "\\" in target:
+        return "/"
+    if any(ord(char) < 0x21 or 0x7F <= ord(char) <= 0x9F or char.isspace() for char in target):
+        return "/"
+    try:
+        target.encode("utf-8")
+    except UnicodeEncodeError:
         return "/"
     parts = urlsplit(target)
     return "/" if parts.scheme or parts.netloc else target
@@ -232,7 +244,7 @@ def make_oauth_blueprint(url_prefix: str, default_scope: str) -> Blueprint:
             ):
                 if isinstance(result, Response):
                     return result
-        return t.cast(Response, redirect(pending.get("next") or "/"))
+        return t.cast(Response, redirect(_safe_next(pending.get("next"))))
 
     return blueprint
 

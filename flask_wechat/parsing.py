@@ -3,6 +3,28 @@
 XML is parsed with lxml configured to never resolve entities, never touch the
 network and never build huge trees; any DOCTYPE is refused outright, which
 stops XXE and entity expansion ("billion laughs") before they start.
+
+**One shape per field.** XML cannot tell a list of one from a single element, so
+each nested collection is given one stable shape, whatever the count:
+
+* an element whose children are all ``<item>`` *is* a list (``PicList``,
+  ``ResultList``, ``Articles``): one ``<item>`` is a list of one;
+* an element WeChat documents as repeatable is always a list under its parent,
+  even when it occurs once: the names in :data:`REPEATED` (``item`` beside other
+  fields, as in PUBLISHJOBFINISH's ``article_detail``; ``List`` in the
+  subscription-message events;
+  ``ApprovalNode``, ``NotifyNode``, ``Item`` in WeCom approvals; ``SpRecord``,
+  ``Notifyer``, ``Comments`` in ``sys_approval_change``; ``SelectedItem`` in
+  ``template_card_event``; ``AroundBeacon`` in ``ShakearoundUserShake``; the
+  Mini Program's ``detail`` in ``wxa_media_check``);
+* children repeatable under one parent only, :data:`REPEATED_UNDER`, leaves
+  included: ``SpRecord/Details``, ``MemChangeList/Item`` (``change_external_chat``),
+  ``OptionIds/OptionId``, ``PublishEventInfo/fail_idx``;
+* any other element that happens to repeat becomes a list where it repeats, and
+  stays a dict or a string where it does not.
+
+Leaves are read without any per-element check; only nested elements and the
+parents named above pay for a set lookup.
 """
 
 from __future__ import annotations
@@ -20,6 +42,23 @@ MAX_BODY_SIZE = 1024 * 1024
 """The largest callback body accepted (1 MiB); WeChat's are a few KiB at most."""
 
 Fields = dict[str, t.Any]
+
+#: Nested elements WeChat documents as repeatable: always a list under their parent.
+REPEATED = frozenset(
+    {
+        "item", "Item", "List", "ApprovalNode", "NotifyNode", "SpRecord", "Notifyer",
+        "Comments", "detail", "AroundBeacon", "SelectedItem",
+    }
+)  # fmt: skip
+
+#: Children that are always a list under one parent only (their names mean other
+#: things elsewhere), leaves included: parent → child names.
+REPEATED_UNDER: dict[str, frozenset[str]] = {
+    "SpRecord": frozenset({"Details"}),
+    "MemChangeList": frozenset({"Item"}),
+    "OptionIds": frozenset({"OptionId"}),
+    "PublishEventInfo": frozenset({"fail_idx"}),
+}
 
 # WeChat sometimes sends C0 control characters inside CDATA (users can type them),
 # which XML 1.0 forbids and libxml2 refuses; a CR inside CDATA would be turned into
@@ -125,7 +164,8 @@ def parse_xml(data: bytes) -> Fields:
     """Parse a WeChat XML body into a dict of its fields.
 
     Nested elements become dicts; an element whose children are all ``<item>``
-    becomes a list (``PicList``, ``Articles``). Leaf values are strings.
+    becomes a list (``PicList``, ``Articles``); repeatable elements are lists
+    even when single (see the module docstring). Leaf values are strings.
 
     :raises MalformedBody: not well-formed, or a DOCTYPE/entity declaration.
     :raises BodyTooLarge: over :data:`MAX_BODY_SIZE`.
@@ -167,21 +207,52 @@ def _element_value(element: etree._Element, show: dict[int, int] | None) -> t.An
     children = list(element)
     if all(child.tag == "item" for child in children):
         return [_element_value(child, show) for child in children]
+    under = REPEATED_UNDER.get(str(element.tag))
+    if under is not None:
+        return _fields(children, show, REPEATED | under)
     fields: Fields = {}
+    grown: set[str] | None = None  # tags made lists here by repeating
     for child in children:
+        tag = str(child.tag)
         if len(child):
             value = _element_value(child, show)
-        else:  # most fields are leaves: read them without a call
+            if tag in REPEATED:
+                fields.setdefault(tag, []).append(value)
+                continue
+        else:  # most fields are leaves: read them without a call or a check
             value = child.text or ""
             if show is not None:
                 value = value.translate(show)
-        tag = str(child.tag)
         if tag in fields:
-            previous = fields[tag]
-            if isinstance(previous, list):
-                previous.append(value)
+            if grown is None:
+                grown = set()
+            if tag in grown:
+                fields[tag].append(value)
             else:
-                fields[tag] = [previous, value]
+                fields[tag] = [fields[tag], value]
+                grown.add(tag)
+        else:
+            fields[tag] = value
+    return fields
+
+
+def _fields(
+    children: list[etree._Element], show: dict[int, int] | None, repeated: frozenset[str]
+) -> Fields:
+    """The fields of an element of :data:`REPEATED_UNDER`: ``repeated`` children,
+    leaves included, are always lists."""
+    fields: Fields = {}
+    grown: set[str] = set()
+    for child in children:
+        tag = str(child.tag)
+        value = _element_value(child, show)
+        if tag in repeated:
+            fields.setdefault(tag, []).append(value)
+        elif tag in grown:
+            fields[tag].append(value)
+        elif tag in fields:
+            fields[tag] = [fields[tag], value]
+            grown.add(tag)
         else:
             fields[tag] = value
     return fields
@@ -200,6 +271,14 @@ def parse_json(data: bytes) -> Fields:
         raise MalformedBody("body is not valid JSON") from None
     if not isinstance(value, dict):
         raise MalformedBody("JSON body is not an object")
+    # JSON may spell a lone surrogate (``"\\ud800"``), which no UTF-8 text can
+    # hold: refuse it here rather than fail later when a value is encoded. Only
+    # bodies with an escape or a raw surrogate's lead byte take this slow path.
+    if b"\\u" in data or b"\xed" in data:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise MalformedBody("body has a lone surrogate") from None
     return value
 
 

@@ -22,15 +22,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import mimetypes
 import posixpath
+import socket
 import time
 import typing as t
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
+import certifi
 import requests
+import urllib3
 from flask import url_for
 from werkzeug.routing import BuildError
 
@@ -228,6 +232,7 @@ def _raise_for_status(status: int, what: str) -> None:
 
 
 def _post(url: str, data: bytes) -> requests.Response:
+    failure: str | None = None
     try:
         return requests.post(
             url,
@@ -236,11 +241,10 @@ def _post(url: str, data: bytes) -> requests.Response:
             timeout=RELAY_TIMEOUT,
         )
     except requests.RequestException as exc:
-        # The relay's URL is the site's own setting, but keep messages URL-free.
-        raise TransportError(
-            f"the relay platform did not answer ({type(exc).__name__})",
-            may_have_arrived=isinstance(exc, requests.ReadTimeout),
-        ) from None
+        failure, arrived = type(exc).__name__, isinstance(exc, requests.ReadTimeout)
+    # The relay's URL is the site's own setting, but keep messages URL-free (and
+    # raise outside the ``except``: not even ``__context__`` keeps the original).
+    raise TransportError(f"the relay platform did not answer ({failure})", may_have_arrived=arrived)
 
 
 def forward_task(app: Flask, state: WeChatState, job: Task) -> None:
@@ -273,25 +277,195 @@ def _filename(url: str, media_type: str, content_type: str | None) -> str:
     return _DEFAULT_FILENAMES[media_type]
 
 
-def fetch_media(url: str, media_type: str) -> tuple[bytes, str, str | None]:
+#: Redirects followed when fetching an agent's media file, each hop checked anew.
+MAX_MEDIA_REDIRECTS = 3
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MEDIA_TIMEOUT = (3.05, 10.0)
+
+
+def media_hosts(account: Account) -> frozenset[str]:
+    """The hosts agent media may be fetched from: the relay platform's own (from
+    ``WECHAT_RELAY_URL``) and ``WECHAT_RELAY_MEDIA_HOSTS``."""
+    hosts = {host.lower().rstrip(".") for host in account.relay_media_hosts}
+    relay_host = urlsplit(account.relay_url or "").hostname
+    if relay_host:
+        hosts.add(relay_host.lower().rstrip("."))
+    return frozenset(hosts)
+
+
+def _port(parts: SplitResult) -> int:
+    try:
+        port = parts.port
+    except ValueError:
+        raise PermanentFailure("the media URL has an invalid port") from None
+    return port or (443 if parts.scheme == "https" else 80)
+
+
+def _refused_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or not address.is_global
+    )
+
+
+def _resolve(host: str, port: int, allow_loopback: bool) -> str:
+    """The address to connect to for ``host``: every address it resolves to must be
+    public (loopback only with ``allow_loopback``), so no answer of a rebinding DNS
+    server can point the fetch inside the network."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise TransportError("the media host did not resolve", may_have_arrived=False) from None
+    addresses = []
+    for info in infos:
+        try:
+            address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        except ValueError:
+            raise PermanentFailure("the media host resolved to an invalid address") from None
+        if allow_loopback and address.is_loopback:
+            pass
+        elif _refused_address(address):
+            raise PermanentFailure("the media host resolves to a non-public address")
+        addresses.append(address)
+    if not addresses:
+        raise TransportError("the media host did not resolve", may_have_arrived=False)
+    return str(addresses[0])
+
+
+def _checked_target(url: str, account: Account) -> tuple[SplitResult, str, int]:
+    """``url``'s parts and the checked address and port to connect to.
+
+    :raises PermanentFailure: not http(s), a host outside :func:`media_hosts`, or
+        a host resolving to a private, loopback, link-local, multicast or reserved
+        address. Loopback is allowed only when the relay platform itself is on
+        loopback *and* the media URL names exactly its host and port (a platform
+        run on the same machine, as in tests).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
+        raise PermanentFailure("the media URL is not an http(s) URL")
+    host = parts.hostname.lower().rstrip(".")
+    port = _port(parts)
+    if host not in media_hosts(account):
+        raise PermanentFailure("the media URL's host is not allowed")
+    relay = urlsplit(account.relay_url or "")
+    local_relay = (
+        _is_loopback_name(host)
+        and relay.hostname is not None
+        and relay.hostname.lower().rstrip(".") == host
+        and relay.scheme == parts.scheme
+        and _port(relay) == port
+    )
+    return parts, _resolve(host, port, allow_loopback=local_relay), port
+
+
+def _is_loopback_name(host: str) -> bool:
+    """Whether ``host`` itself names loopback: ``localhost`` or a loopback address
+    (a public name resolving to loopback is a rebinding attempt, not a local relay)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _open(parts: SplitResult, address: str, port: int) -> urllib3.BaseHTTPResponse:
+    """GET ``parts`` from the already checked ``address`` (never resolved again),
+    with the URL's own host in ``Host`` and, for https, in SNI and the certificate
+    check."""
+    host = parts.hostname or ""
+    default = 443 if parts.scheme == "https" else 80
+    host_header = host if port == default else f"{host}:{port}"
+    if ":" in host and port != default:
+        host_header = f"[{host}]:{port}"
+    timeout = urllib3.Timeout(connect=_MEDIA_TIMEOUT[0], read=_MEDIA_TIMEOUT[1])
+    pool: urllib3.HTTPConnectionPool
+    if parts.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            address,
+            port,
+            timeout=timeout,
+            retries=False,
+            maxsize=1,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+            assert_hostname=host,
+            server_hostname=host,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        return pool.urlopen(
+            "GET",
+            path,
+            headers={"Host": host_header, "User-Agent": "flask-wechat"},
+            redirect=False,
+            retries=False,
+            preload_content=False,
+        )
+    except urllib3.exceptions.HTTPError as exc:
+        failure = type(exc).__name__
+    raise TransportError(f"the media URL did not answer ({failure})", may_have_arrived=False)
+
+
+def fetch_media(url: str, media_type: str, account: Account) -> tuple[bytes, str, str | None]:
     """Download an agent's media file: ``(content, filename, content_type)``.
 
-    Streamed and cut off past :data:`MAX_MEDIA_SIZE`, so a huge file never sits in
-    memory whole.
+    Only from the hosts of :func:`media_hosts`, only from public addresses, checked
+    after DNS resolution and connected to as checked (see :func:`_checked_target`);
+    redirects are followed by hand, at most :data:`MAX_MEDIA_REDIRECTS`, each hop
+    checked the same way. Streamed and cut off past :data:`MAX_MEDIA_SIZE`, so a
+    huge file never sits in memory whole.
+
+    :raises PermanentFailure: a refused URL or hop, too many redirects, too large.
     """
-    with requests.get(url, stream=True, timeout=(3.05, 10.0)) as response:
-        _raise_for_status(response.status_code, "the media URL")
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > MAX_MEDIA_SIZE:
-            raise PermanentFailure(f"the {media_type} is larger than {MAX_MEDIA_SIZE} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_content(_CHUNK):
+    for _ in range(MAX_MEDIA_REDIRECTS + 1):
+        parts, address, port = _checked_target(url, account)
+        response = _open(parts, address, port)
+        try:
+            if response.status in _REDIRECTS:
+                location = response.headers.get("Location", "")
+                if not location:
+                    raise PermanentFailure("the media URL redirected nowhere")
+                url = urljoin(url, location)
+                continue
+            return _read_media(response, url, media_type)
+        finally:
+            response.release_conn()
+    raise PermanentFailure("the media URL redirected too many times")
+
+
+def _read_media(
+    response: urllib3.BaseHTTPResponse, url: str, media_type: str
+) -> tuple[bytes, str, str | None]:
+    _raise_for_status(response.status, "the media URL")
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_MEDIA_SIZE:
+        raise PermanentFailure(f"the {media_type} is larger than {MAX_MEDIA_SIZE} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.stream(_CHUNK):
             size += len(chunk)
             if size > MAX_MEDIA_SIZE:
                 raise PermanentFailure(f"the {media_type} is larger than {MAX_MEDIA_SIZE} bytes")
             chunks.append(chunk)
-        raw_type = response.headers.get("Content-Type", "")
+    except urllib3.exceptions.HTTPError as exc:
+        failure: str | None = type(exc).__name__
+    else:
+        failure = None
+    if failure is not None:
+        raise TransportError(f"the media download broke off ({failure})", may_have_arrived=False)
+    raw_type = response.headers.get("Content-Type", "")
     content_type = raw_type.split(";", 1)[0].strip().lower() or None
     if content_type in ("application/octet-stream", "binary/octet-stream"):
         content_type = None  # says nothing; let the filename decide
@@ -308,7 +482,7 @@ def deliver_task(app: Flask, state: WeChatState, job: Task) -> None:
     if msg_type == "text":
         reply = TextReply(content)
     else:
-        data, filename, content_type = fetch_media(content, msg_type)
+        data, filename, content_type = fetch_media(content, msg_type, state.account(job.account))
         media_id = str(client.media.upload(msg_type, data, filename, content_type)["media_id"])
         if msg_type == "image":
             reply = ImageReply(media_id=media_id)

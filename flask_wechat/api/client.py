@@ -251,6 +251,8 @@ class Client:
             if token:
                 access_token = self.access_token
                 query["access_token"] = access_token
+            failure: str | None = None
+            never_sent = False
             try:
                 response = self.session.request(
                     method,
@@ -264,16 +266,19 @@ class Client:
                 )
             except requests.RequestException as exc:
                 never_sent = _never_sent(exc)
+                failure = type(exc).__name__
+            if failure is not None:
                 if attempt < self.retries and (idempotent or never_sent):
                     attempt += 1
                     self._sleep(attempt)
                     continue
                 # requests puts the whole URL (secrets, tokens, codes) in its
-                # message: say what happened without it, and drop the chain.
+                # message: say what happened without it, raised outside the
+                # ``except`` so that not even ``__context__`` keeps the original.
                 raise TransportError(
-                    f"the WeChat API did not answer {method} {path} ({type(exc).__name__})",
+                    f"the WeChat API did not answer {method} {path} ({failure})",
                     may_have_arrived=not never_sent,
-                ) from None
+                )
             if response.status_code >= 500 and attempt < self.retries and idempotent:
                 response.close()
                 attempt += 1

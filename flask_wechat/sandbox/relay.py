@@ -65,6 +65,7 @@ class RelayPlatform(LoopbackServer):
         self._received: list[dict[str, t.Any]] = []
         self._failures: collections.deque[int] = collections.deque()
         self._files: dict[str, tuple[bytes, str]] = {}
+        self._redirects: dict[str, tuple[str, int]] = {}
         self._downloads: collections.Counter[str] = collections.Counter()
 
     # -- lifecycle -----------------------------------------------------------------
@@ -113,12 +114,21 @@ class RelayPlatform(LoopbackServer):
             self._files[name] = (bytes(data), content_type)
         return f"{self.url}/files/{name}"
 
+    def add_redirect(self, name: str, location: str, status: int = 302) -> str:
+        """Answer ``/files/<name>`` with a redirect to ``location``; the file's URL."""
+        if not name or "/" in name:
+            raise ValueError("a file name without slashes, please")
+        with self._lock:
+            self._redirects[name] = (location, status)
+        return f"{self.url}/files/{name}"
+
     def reset(self) -> None:
         """Forget forwards, pending failures, files and download counts."""
         with self._lock:
             self._received.clear()
             self._failures.clear()
             self._files.clear()
+            self._redirects.clear()
             self._downloads.clear()
 
     # -- the agent's side ----------------------------------------------------------------
@@ -223,6 +233,10 @@ class RelayPlatform(LoopbackServer):
 
     def _file(self, name: str) -> Response:
         with self._lock:
+            redirect = self._redirects.get(name)
+            if redirect is not None:
+                self._downloads[name] += 1
+                return Response("", redirect[1], headers={"Location": redirect[0]})
             found = self._files.get(name)
             if found is not None:
                 self._downloads[name] += 1
