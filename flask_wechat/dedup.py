@@ -57,7 +57,7 @@ class Deduplicator:
 
     def finish(self, key: str, answer: Answer, ttl: float) -> None:
         """Remember the answer of the claimed delivery for its retries."""
-        self.store.set(key, answer.to_data(), ttl)
+        self.store.set_soon(key, answer.to_data(), ttl)
 
     def wait(self, key: str, found: t.Any, timeout: float) -> Answer | None:
         """The first delivery's answer: ``found`` if it is one, else polled for up

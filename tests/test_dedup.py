@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import threading
+import json
 import time
 import typing as t
 from collections.abc import Iterator, Sequence
@@ -386,3 +387,37 @@ def test_a_retry_gets_the_first_reply_and_signals_duplicate_ignored(
     fresh = client.text("a new one")
     assert fresh.content == text_reply_content("a new one", fresh.sent["MsgId"])
     assert runs(store)[text_label(fresh.sent["MsgId"])] == 1
+
+
+# -- answers remembered without a round trip of their own ------------------------------------
+
+
+@pytest.mark.redis
+def test_an_answer_stored_soon_travels_with_the_next_command(redis_db: str) -> None:
+    """``set_soon`` queues the write: it reaches Redis in the same round trip as the
+    next claim (or get), or on the store's own thread within milliseconds."""
+    import redis as redis_py
+
+    from flask_wechat.store import RedisStore
+
+    store = RedisStore.from_url(redis_db)
+    other = redis_py.Redis.from_url(redis_db)
+    try:
+        store.set_soon("answer:1", ["body", "application/xml", 200, []], 60)
+        claim = store.claim("claim:1", "pending", 60)  # carries the queued write
+        assert claim.status == "new"
+        assert json.loads(other.get("wechat:answer:1") or b"null") == [
+            "body",
+            "application/xml",
+            200,
+            [],
+        ]
+        store.set_soon("answer:2", "later", 60)
+        deadline = time.monotonic() + 5
+        while other.get("wechat:answer:2") is None and time.monotonic() < deadline:
+            time.sleep(0.005)  # nothing else is sent: the store's thread delivers it
+        assert json.loads(other.get("wechat:answer:2") or b"null") == "later"
+        store.set_soon("answer:3", "seen at once", 60)
+        assert store.get("answer:3") == "seen at once"  # a get flushes first
+    finally:
+        other.close()
