@@ -67,12 +67,15 @@ ERRMSGS: dict[int, str] = {
     40030: "invalid refresh_token",
     40032: "invalid openid list size",
     40037: "invalid template_id",
+    40053: "invalid action_info, please check document",
     40056: "invalid agentid",
     40097: "invalid args",
     40102: "invalid industry id",
     40113: "unsupported file type",
     40125: "invalid appsecret",
     40163: "code been used",
+    40165: "invalid weapp pagepath",
+    40212: "invalid scene",
     41001: "access_token missing",
     41002: "appid missing",
     41003: "refresh_token missing",
@@ -81,12 +84,14 @@ ERRMSGS: dict[int, str] = {
     41008: "missing code",
     41009: "missing openid",
     41011: "missing agentid",
+    41030: "invalid page rule",
     42001: "access_token expired",
     42002: "refresh_token expired",
     42003: "code expired",
     43001: "require GET method",
     43002: "require POST method",
     43004: "require subscribe",
+    43101: "user refuse to accept the msg",
     43105: "repeated msg",
     44002: "empty post data",
     44004: "empty content",
@@ -102,6 +107,7 @@ ERRMSGS: dict[int, str] = {
     45159: "invalid tag id",
     46003: "menu no exist",
     47001: "data format error",
+    47003: "argument invalid!",
     48001: "api unauthorized",
     65301: "menuid not exist",
     65302: "no such user",
@@ -113,6 +119,10 @@ ERRMSGS: dict[int, str] = {
     65405: "too many kf_account",
     65406: "kf_account exsited",
     81013: "user & party & tag all invalid",
+    87014: "risky content",
+    200011: "invalid tid",
+    200012: "private template count exceeds limit",
+    200014: "invalid kidList",
 }
 
 _SYSTEM_TAGS = {2: "星标组"}
@@ -186,6 +196,13 @@ class AppData:
     conditional_menus: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
     #: (touser, client_msg_id) -> when a template message carrying it was accepted.
     template_msg_ids: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict)
+    #: Subscribe message templates: priTmplId -> the template (with ``keywords``:
+    #: keyword name -> its rule, ``thing``, ``number``, ...).
+    subscribe_templates: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
+    #: (openid, priTmplId) -> acceptances not yet used by a send.
+    subscriptions: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter)
+    #: Scene QR code tickets: ticket -> {"scene", "expires_at"} (None: permanent).
+    qrcodes: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -330,6 +347,8 @@ class SandboxState:
         self.industry = ("1", "2")
         self.templates: dict[str, dict[str, t.Any]] = {}
         self.media: dict[str, Media] = {}
+        #: One-time phone number codes: code -> (app key, openid, phone).
+        self.phone_codes: dict[str, tuple[str, str, str]] = {}
         self._next_id = 1_000_000_000
 
     def _new_app_data(self, registration: Registration) -> AppData:
@@ -787,6 +806,86 @@ class SandboxState:
         with self.lock:
             return [openid for openid, info in data.users.items() if info.get("subscribe")]
 
+    # -- subscribe messages, phone numbers, QR codes ----------------------------------
+
+    def add_subscribe_template(
+        self,
+        keywords: t.Mapping[str, str] | t.Sequence[str],
+        title: str = "沙盒订阅模板",
+        app_id: str | None = None,
+        *,
+        template_id: str | None = None,
+    ) -> str:
+        """Give an app (default: the pre-registered account) a subscribe message
+        template, as if added in the admin console; returns its ``priTmplId``.
+
+        ``keywords`` are the keyword names (``["thing1", "time2"]``, the rule is
+        the name without its number) or name -> rule.
+        """
+        data = self.app_data(app_id)
+        rules = (
+            dict(keywords)
+            if isinstance(keywords, t.Mapping)
+            else {name: name.rstrip("0123456789") for name in keywords}
+        )
+        template_id = template_id or secrets.token_urlsafe(32)[:43]
+        with self.lock:
+            data.subscribe_templates[template_id] = subscribe_template(template_id, title, rules, 2)
+        return template_id
+
+    def accept_subscription(
+        self, open_id: str, template_id: str, app_id: str | None = None, times: int = 1
+    ) -> None:
+        """Record that ``open_id`` accepted ``template_id`` of an app (default: the
+        pre-registered account) ``times`` times: each allows one subscribe message."""
+        data = self.app_data(app_id)
+        with self.lock:
+            if template_id not in data.subscribe_templates:
+                raise KeyError(f"{template_id!r} is not a subscribe template of that app")
+            data.subscriptions[(open_id, template_id)] += times
+
+    def phone_code(
+        self, open_id: str, phone: str = "+86 13800138000", app_id: str | None = None
+    ) -> str:
+        """A one-time ``getPhoneNumber`` code for ``open_id`` of a mini program
+        (default: the pre-registered AppID) with ``phone`` ("+CC NUMBER")."""
+        registration = self.find_app(app_id or SANDBOX_APP_ID)
+        if registration is None:
+            raise KeyError(f"app {app_id!r} is not registered with the sandbox")
+        if not phone.startswith("+") or " " not in phone:
+            raise ValueError('phone must look like "+86 13800138000"')
+        code = secrets.token_hex(32)
+        with self.lock:
+            self.phone_codes[code] = (registration.key, open_id, phone)
+        return code
+
+    def scan_event(
+        self, ticket: str, open_id: str, subscribed: bool, app_id: str | None = None
+    ) -> dict[str, str]:
+        """The event fields WeChat pushes when ``open_id`` scans the QR code of
+        ``ticket``: a ``subscribe`` event (``EventKey`` ``qrscene_<scene>``) for a
+        user who did not follow yet, a ``SCAN`` event (``EventKey`` the scene) for
+        one who did (``subscribed``). The user now follows the app."""
+        data = self.app_data(app_id)
+        with self.lock:
+            qrcode = data.qrcodes.get(ticket)
+            if qrcode is None:
+                raise KeyError(f"{ticket!r} is not a QR code ticket of that app")
+            expires_at = qrcode["expires_at"]
+            if expires_at is not None and self.clock() >= expires_at:
+                raise ValueError("that QR code has expired")
+            scene = str(qrcode["scene"])
+        self.user_wrote(open_id, app_id)
+        return {
+            "ToUserName": app_id or SANDBOX_APP_ID,
+            "FromUserName": open_id,
+            "CreateTime": str(int(self.clock())),
+            "MsgType": "event",
+            "Event": "SCAN" if subscribed else "subscribe",
+            "EventKey": scene if subscribed else "qrscene_" + scene,
+            "Ticket": ticket,
+        }
+
     # -- media ----------------------------------------------------------------------
 
     def add_media(
@@ -831,6 +930,21 @@ class SandboxState:
 def app_key(app_id: str, agent_id: int | None) -> str:
     """What tells an app apart: its AppID, or ``CorpID/AgentID`` for a WeCom app."""
     return app_id if agent_id is None else f"{app_id}/{agent_id}"
+
+
+def subscribe_template(
+    template_id: str, title: str, rules: t.Mapping[str, str], type_: int
+) -> dict[str, t.Any]:
+    """A subscribe template as ``gettemplate`` lists it, with its ``keywords``."""
+    content = "\n".join(f"{name}:{{{{{name}.DATA}}}}" for name in rules)
+    return {
+        "priTmplId": template_id,
+        "title": title,
+        "content": content,
+        "example": "",
+        "type": type_,
+        "keywords": dict(rules),
+    }
 
 
 def _random_token() -> str:
