@@ -17,6 +17,8 @@ from .media import MediaAPI
 from .menus import MenuAPI
 from .miniprogram import MiniProgramAPI
 from .oauth import OAuthAPI
+from .qrcode import QRCodeAPI
+from .subscribe import SubscribeAPI
 from .tags import TagAPI
 from .templates import TemplateAPI
 from .tokens import CredentialStore
@@ -126,6 +128,8 @@ class Client:
         self.oauth = OAuthAPI(self)
         self.miniprogram = MiniProgramAPI(self)
         self.work = WorkAPI(self)
+        self.subscribe = SubscribeAPI(self)
+        self.qrcode = QRCodeAPI(self)
 
     # -- credentials ----------------------------------------------------------
 

@@ -22,14 +22,16 @@ if t.TYPE_CHECKING:
 @pytest.fixture
 def mini_client(make_client: ClientFactory) -> Client:
     return make_client(
-        WECHAT_KIND="miniprogram", WECHAT_APP_ID=SANDBOX_APP_ID, WECHAT_APP_SECRET=SANDBOX_APP_SECRET
+        WECHAT_KIND="miniprogram",
+        WECHAT_APP_ID=SANDBOX_APP_ID,
+        WECHAT_APP_SECRET=SANDBOX_APP_SECRET,
     )
 
 
 def test_send_wraps_values_and_uses_one_acceptance(mini_client: Client, sandbox: Sandbox) -> None:
     template_id = sandbox.add_subscribe_template(["thing1", "time2", "number3"])
     sandbox.accept_subscription(SANDBOX_OPENID, template_id)
-    data = {"thing1": "订单已发货", "time2": "2026-12-01 10:00", "number3": 3}
+    data: dict[str, str | int] = {"thing1": "订单已发货", "time2": "2026-12-01 10:00", "number3": 3}
     result = mini_client.miniprogram.send_subscribe_message(
         SANDBOX_OPENID, template_id, data, page="pages/order?id=1", miniprogram_state="trial"
     )

@@ -19,6 +19,8 @@ from . import (
     menus,
     miniprogram,
     oauth,
+    qrcode,
+    subscribe,
     tags,
     templates,
     tokens,
@@ -38,6 +40,8 @@ DOMAINS: tuple[RouteTable, ...] = (
     media.routes,
     oauth.routes,
     miniprogram.routes,
+    subscribe.routes,
+    qrcode.routes,
     work.routes,
 )
 
