@@ -19,6 +19,8 @@ from .jssdk import (
     config_script,
     page_url,
 )
+from .kf import KF_SYNC
+from .kf import sync_task as kf_sync_task
 from .oauth import current_wechat_user, make_oauth_blueprint
 from .relay import RELAY_TO_PLATFORM, RELAY_TO_USER, Relay, deliver_task, forward_task
 from .state import WeChatState
@@ -103,6 +105,7 @@ class WeChat:
                 SEND_REPLY: send_reply_task,
                 RELAY_TO_PLATFORM: forward_task,
                 RELAY_TO_USER: deliver_task,
+                KF_SYNC: kf_sync_task,
             }
         )
         state = WeChatState(

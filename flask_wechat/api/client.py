@@ -13,6 +13,7 @@ from urllib3.exceptions import NewConnectionError
 
 from ..errors import TOKEN_ERRCODES, ConfigError, TransportError, api_error
 from .customer_service import CustomerServiceAPI
+from .kf import KfAPI
 from .media import MediaAPI
 from .menus import MenuAPI
 from .miniprogram import MiniProgramAPI
@@ -130,6 +131,7 @@ class Client:
         self.work = WorkAPI(self)
         self.subscribe = SubscribeAPI(self)
         self.qrcode = QRCodeAPI(self)
+        self.kf = KfAPI(self)
 
     # -- credentials ----------------------------------------------------------
 

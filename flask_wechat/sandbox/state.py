@@ -38,6 +38,8 @@ TOKEN_PATHS = frozenset({"/cgi-bin/token", "/cgi-bin/stable_token", "/cgi-bin/ge
 OAUTH_SCOPES = ("snsapi_base", "snsapi_userinfo", "snsapi_privateinfo")
 #: How long after a user's last message an app may send customer-service messages.
 SERVICE_WINDOW = 48 * 3600
+#: How many 微信客服 answers one customer message allows (within SERVICE_WINDOW).
+KF_ANSWERS = 5
 #: How long a template message's ``client_msg_id`` blocks a repeat (WeChat: 10 minutes).
 CLIENT_MSG_ID_WINDOW = 600
 
@@ -69,6 +71,7 @@ ERRMSGS: dict[int, str] = {
     40037: "invalid template_id",
     40053: "invalid action_info, please check document",
     40056: "invalid agentid",
+    40096: "invalid external userid",
     40097: "invalid args",
     40102: "invalid industry id",
     40113: "unsupported file type",
@@ -95,6 +98,7 @@ ERRMSGS: dict[int, str] = {
     43105: "repeated msg",
     44002: "empty post data",
     44004: "empty content",
+    45002: "content size out of limit",
     45008: "article size out of limit",
     45009: "reach max api daily quota limit",
     45015: "response out of time limit",
@@ -120,6 +124,11 @@ ERRMSGS: dict[int, str] = {
     65406: "kf_account exsited",
     81013: "user & party & tag all invalid",
     87014: "risky content",
+    95000: "invalid open_kfid",
+    95001: "send msg count limit",
+    95002: "send msg time limit",
+    95004: "open_kfid not exist",
+    95007: "invalid msg token",
     200011: "invalid tid",
     200012: "private template count exceeds limit",
     200014: "invalid kidList",
@@ -201,6 +210,12 @@ class AppData:
     subscribe_templates: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
     #: (openid, priTmplId) -> acceptances not yet used by a send.
     subscriptions: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter)
+    #: 微信客服: open_kfid -> every message a customer wrote (``sync_msg`` entries).
+    kf_messages: dict[str, list[dict[str, t.Any]]] = dataclasses.field(default_factory=dict)
+    #: 微信客服: (open_kfid, external_userid) -> [when they last wrote, sends left].
+    kf_windows: dict[tuple[str, str], list[float]] = dataclasses.field(default_factory=dict)
+    #: 微信客服: the ``Token`` of each ``kf_msg_or_event``: token -> (open_kfid, expires_at).
+    kf_tokens: dict[str, tuple[str, float]] = dataclasses.field(default_factory=dict)
     #: Scene QR code tickets: ticket -> {"scene", "expires_at"} (None: permanent).
     qrcodes: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
 
@@ -884,6 +899,51 @@ class SandboxState:
             "Event": "SCAN" if subscribed else "subscribe",
             "EventKey": scene if subscribed else "qrscene_" + scene,
             "Ticket": ticket,
+        }
+
+    # -- WeCom 微信客服 ------------------------------------------------------------------
+
+    def kf_customer_writes(
+        self,
+        open_kfid: str,
+        external_userid: str,
+        text: str,
+        app_id: str | None = None,
+        agent_id: int | None = None,
+    ) -> dict[str, str]:
+        """A WeChat customer writes ``text`` to the 客服账号 ``open_kfid`` of a WeCom
+        app (default: the pre-registered one): the message waits for
+        ``kf/sync_msg``, the customer's 48-hour window (5 answers) opens, and the
+        fields of the ``kf_msg_or_event`` callback WeCom would push are returned."""
+        if not open_kfid or not external_userid:
+            raise ValueError("open_kfid and external_userid must not be empty")
+        registration = self.find_app(app_id or SANDBOX_CORP_ID, agent_id)
+        if registration is None or registration.kind != "work":
+            raise KeyError(f"{app_id!r} is not a WeCom app of the sandbox")
+        data = self.app_data(registration.app_id, registration.agent_id)
+        with self.lock:
+            now = self.clock()
+            data.kf_messages.setdefault(open_kfid, []).append(
+                {
+                    "msgid": f"from_msgid_{self.next_id()}",
+                    "open_kfid": open_kfid,
+                    "external_userid": external_userid,
+                    "send_time": int(now),
+                    "origin": 3,
+                    "msgtype": "text",
+                    "text": {"content": text},
+                }
+            )
+            data.kf_windows[(open_kfid, external_userid)] = [now, KF_ANSWERS]
+            token = "ENC" + secrets.token_urlsafe(33)
+            data.kf_tokens[token] = (open_kfid, now + 600)
+        return {
+            "ToUserName": registration.app_id,
+            "CreateTime": str(int(now)),
+            "MsgType": "event",
+            "Event": "kf_msg_or_event",
+            "Token": token,
+            "OpenKfId": open_kfid,
         }
 
     # -- media ----------------------------------------------------------------------

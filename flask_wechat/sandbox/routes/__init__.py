@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from ..state import APIFault, SandboxState
 from . import (
     customer_service,
+    kf,
     media,
     menus,
     miniprogram,
@@ -43,6 +44,7 @@ DOMAINS: tuple[RouteTable, ...] = (
     subscribe.routes,
     qrcode.routes,
     work.routes,
+    kf.routes,
 )
 
 
