@@ -135,11 +135,11 @@ class WeCom(Platform):
         return {} if account.agent_id is None else {"agentid": account.agent_id}
 
     def sign_in(self, client: Client, code: str, scope: str) -> SignIn:
-        info = client.work.get_user_info(code)
+        info = client.work.auth_user_info(code)  # the newer path; user/getuserinfo is deprecated
         return SignIn(
-            info.get("OpenId") or info.get("openid"),
+            info.get("openid") or info.get("OpenId"),
             None,
-            info.get("UserId") or info.get("userid"),
+            info.get("userid") or info.get("UserId"),
             scope,
             None,
         )

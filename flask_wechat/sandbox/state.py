@@ -76,6 +76,7 @@ ERRMSGS: dict[int, str] = {
     40102: "invalid industry id",
     40113: "unsupported file type",
     40125: "invalid appsecret",
+    40129: "invalid user_ticket",
     40163: "code been used",
     40165: "invalid weapp pagepath",
     40212: "invalid scene",
@@ -113,6 +114,7 @@ ERRMSGS: dict[int, str] = {
     47001: "data format error",
     47003: "argument invalid!",
     48001: "api unauthorized",
+    60111: "invalid string value `userid`. userid not found",
     65301: "menuid not exist",
     65302: "no such user",
     65303: "there is no selfmenu, please create selfmenu first",
@@ -216,6 +218,8 @@ class AppData:
     kf_windows: dict[tuple[str, str], list[float]] = dataclasses.field(default_factory=dict)
     #: 微信客服: the ``Token`` of each ``kf_msg_or_event``: token -> (open_kfid, expires_at).
     kf_tokens: dict[str, tuple[str, float]] = dataclasses.field(default_factory=dict)
+    #: WeCom members (a ``work`` app): userid -> what ``/cgi-bin/user/get`` answers.
+    members: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
     #: Scene QR code tickets: ticket -> {"scene", "expires_at"} (None: permanent).
     qrcodes: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
 
@@ -362,6 +366,8 @@ class SandboxState:
         self.industry = ("1", "2")
         self.templates: dict[str, dict[str, t.Any]] = {}
         self.media: dict[str, Media] = {}
+        #: WeCom ``user_ticket``s: ticket -> (app key, userid, expires_at).
+        self.user_tickets: dict[str, tuple[str, str, float]] = {}
         #: One-time phone number codes: code -> (app key, openid, phone).
         self.phone_codes: dict[str, tuple[str, str, str]] = {}
         self._next_id = 1_000_000_000
@@ -370,6 +376,8 @@ class SandboxState:
         data = AppData()
         if registration.kind != "work":
             self._add_users(data, 1)  # SANDBOX_OPENID
+        else:
+            data.members[SANDBOX_USERID] = _member(SANDBOX_USERID, "沙盒成员")
         return data
 
     # -- configuration --------------------------------------------------------
@@ -901,6 +909,26 @@ class SandboxState:
             "Ticket": ticket,
         }
 
+    # -- WeCom members ---------------------------------------------------------------------
+
+    def add_member(
+        self,
+        userid: str,
+        name: str = "",
+        app_id: str | None = None,
+        agent_id: int | None = None,
+        **fields: t.Any,
+    ) -> dict[str, t.Any]:
+        """Add a member to a WeCom app's corp (default: the pre-registered app);
+        ``fields`` override what ``/cgi-bin/user/get`` answers (``mobile``, ...)."""
+        registration = self.find_app(app_id or SANDBOX_CORP_ID, agent_id)
+        if registration is None or registration.kind != "work":
+            raise KeyError(f"{app_id!r} is not a WeCom app of the sandbox")
+        member = {**_member(userid, name or userid), **fields}
+        with self.lock:
+            self.apps[registration.key].members[userid] = member
+        return dict(member)
+
     # -- WeCom 微信客服 ------------------------------------------------------------------
 
     def kf_customer_writes(
@@ -990,6 +1018,29 @@ class SandboxState:
 def app_key(app_id: str, agent_id: int | None) -> str:
     """What tells an app apart: its AppID, or ``CorpID/AgentID`` for a WeCom app."""
     return app_id if agent_id is None else f"{app_id}/{agent_id}"
+
+
+def _member(userid: str, name: str) -> dict[str, t.Any]:
+    """A WeCom member as ``/cgi-bin/user/get`` (and ``getuserdetail``) tell it."""
+    digest = hashlib.sha256(userid.encode()).hexdigest()
+    return {
+        "userid": userid,
+        "name": name,
+        "department": [1],
+        "position": "",
+        "status": 1,
+        "gender": "1",
+        "avatar": f"https://wework.qpic.cn/sandbox/{digest[:12]}/0",
+        "qr_code": f"https://open.work.weixin.qq.com/wwopen/userQRCode?vcode={digest[:16]}",
+        "mobile": "138" + str(int(digest[:8], 16))[:8].rjust(8, "0"),
+        "email": f"{userid.lower()}@sandbox.example",
+        "biz_mail": f"{userid.lower()}@corp.sandbox.example",
+        "address": "",
+    }
+
+
+#: What ``/cgi-bin/user/get`` leaves out since WeCom's 2022 privacy change.
+PRIVATE_MEMBER_FIELDS = ("gender", "avatar", "qr_code", "mobile", "email", "biz_mail", "address")
 
 
 def subscribe_template(

@@ -237,6 +237,7 @@ DOCUMENTED_METHODS = {
     "/sns/jscode2session": "GET",
     "/cgi-bin/user/getuserinfo": "GET",
     "/cgi-bin/auth/getuserinfo": "GET",
+    "/cgi-bin/auth/getuserdetail": "POST",
     "/cgi-bin/message/send": "POST",
     "/cgi-bin/message/subscribe/send": "POST",
     "/cgi-bin/message/subscribe/bizsend": "POST",
