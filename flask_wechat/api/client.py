@@ -13,7 +13,9 @@ from urllib3.exceptions import NewConnectionError
 
 from ..errors import TOKEN_ERRCODES, ConfigError, TransportError, api_error
 from .customer_service import CustomerServiceAPI
+from .drafts import DraftAPI, FreePublishAPI
 from .kf import KfAPI
+from .material import MaterialAPI
 from .media import MediaAPI
 from .menus import MenuAPI
 from .miniprogram import MiniProgramAPI
@@ -132,6 +134,9 @@ class Client:
         self.subscribe = SubscribeAPI(self)
         self.qrcode = QRCodeAPI(self)
         self.kf = KfAPI(self)
+        self.material = MaterialAPI(self)
+        self.drafts = DraftAPI(self)
+        self.freepublish = FreePublishAPI(self)
 
     # -- credentials ----------------------------------------------------------
 

@@ -98,6 +98,7 @@ ERRMSGS: dict[int, str] = {
     43101: "user refuse to accept the msg",
     43105: "repeated msg",
     44002: "empty post data",
+    44003: "empty news data",
     44004: "empty content",
     45002: "content size out of limit",
     45008: "article size out of limit",
@@ -218,6 +219,12 @@ class AppData:
     kf_windows: dict[tuple[str, str], list[float]] = dataclasses.field(default_factory=dict)
     #: 微信客服: the ``Token`` of each ``kf_msg_or_event``: token -> (open_kfid, expires_at).
     kf_tokens: dict[str, tuple[str, float]] = dataclasses.field(default_factory=dict)
+    #: Permanent material: media_id -> {"media": Media, "title", "introduction"}.
+    materials: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
+    #: Drafts: media_id -> {"news_item": [...], "update_time"}.
+    drafts: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
+    #: Publications: publish_id -> {"article_id", "news_item"}; article_id -> publish_id.
+    publications: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
     #: WeCom members (a ``work`` app): userid -> what ``/cgi-bin/user/get`` answers.
     members: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
     #: Scene QR code tickets: ticket -> {"scene", "expires_at"} (None: permanent).

@@ -257,6 +257,19 @@ DOCUMENTED_METHODS = {
     "/cgi-bin/showqrcode": "GET",
     "/cgi-bin/kf/sync_msg": "POST",
     "/cgi-bin/kf/send_msg": "POST",
+    "/cgi-bin/material/add_material": "POST",
+    "/cgi-bin/material/get_material": "POST",
+    "/cgi-bin/material/del_material": "POST",
+    "/cgi-bin/material/batchget_material": "POST",
+    "/cgi-bin/material/get_materialcount": "GET",
+    "/cgi-bin/media/uploadimg": "POST",
+    "/cgi-bin/draft/add": "POST",
+    "/cgi-bin/draft/get": "POST",
+    "/cgi-bin/draft/delete": "POST",
+    "/cgi-bin/draft/batchget": "POST",
+    "/cgi-bin/freepublish/submit": "POST",
+    "/cgi-bin/freepublish/get": "POST",
+    "/cgi-bin/freepublish/delete": "POST",
 }
 
 

@@ -16,6 +16,7 @@ from ..state import APIFault, SandboxState
 from . import (
     customer_service,
     kf,
+    material,
     media,
     menus,
     miniprogram,
@@ -39,6 +40,7 @@ DOMAINS: tuple[RouteTable, ...] = (
     tags.routes,
     users.routes,
     media.routes,
+    material.routes,
     oauth.routes,
     miniprogram.routes,
     subscribe.routes,
