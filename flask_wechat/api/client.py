@@ -20,6 +20,7 @@ from .media import MediaAPI
 from .menus import MenuAPI
 from .miniprogram import MiniProgramAPI
 from .oauth import OAuthAPI
+from .operations import OperationsAPI
 from .qrcode import QRCodeAPI
 from .subscribe import SubscribeAPI
 from .tags import TagAPI
@@ -137,6 +138,7 @@ class Client:
         self.material = MaterialAPI(self)
         self.drafts = DraftAPI(self)
         self.freepublish = FreePublishAPI(self)
+        self.operations = OperationsAPI(self)
 
     # -- credentials ----------------------------------------------------------
 

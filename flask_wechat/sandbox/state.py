@@ -115,6 +115,7 @@ ERRMSGS: dict[int, str] = {
     47001: "data format error",
     47003: "argument invalid!",
     48001: "api unauthorized",
+    48006: "forbid to clear quota because of reaching the limit",
     60111: "invalid string value `userid`. userid not found",
     65301: "menuid not exist",
     65302: "no such user",
@@ -219,6 +220,10 @@ class AppData:
     kf_windows: dict[tuple[str, str], list[float]] = dataclasses.field(default_factory=dict)
     #: 微信客服: the ``Token`` of each ``kf_msg_or_event``: token -> (open_kfid, expires_at).
     kf_tokens: dict[str, tuple[str, float]] = dataclasses.field(default_factory=dict)
+    #: Blacklisted openids, in the order they were added.
+    blacklist: list[str] = dataclasses.field(default_factory=list)
+    #: How often ``clear_quota`` was used (WeChat: 10 times a month).
+    quota_clears: int = 0
     #: Permanent material: media_id -> {"media": Media, "title", "introduction"}.
     materials: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
     #: Drafts: media_id -> {"news_item": [...], "update_time"}.
@@ -507,6 +512,11 @@ class SandboxState:
         message = errmsg if errmsg is not None else ERRMSGS.get(errcode, "sandbox fault")
         with self.lock:
             self._faults.append(_Fault(path, errcode, message, times, status))
+
+    def clear_quota_faults(self) -> None:
+        """Drop the injected 45009 (quota) faults, as ``clear_quota`` resets quotas."""
+        with self.lock:
+            self._faults = [f for f in self._faults if f.errcode != 45009]
 
     def delay(self, path: str, seconds: float) -> None:
         """Make requests to ``path`` (``"*"``: any path) wait ``seconds`` before
@@ -915,6 +925,16 @@ class SandboxState:
             "EventKey": scene if subscribed else "qrscene_" + scene,
             "Ticket": ticket,
         }
+
+    def set_kf_online(self, kf_account: str, status: int = 1, accepted_case: int = 0) -> None:
+        """Mark a customer-service account (added with ``kfaccount/add``) online
+        (``status`` 1: web) or offline (0), for ``getonlinekflist``."""
+        with self.lock:
+            kf = self.kf_accounts.get(kf_account)
+            if kf is None:
+                raise KeyError(f"{kf_account!r} is not a customer-service account")
+            kf["status"] = status
+            kf["accepted_case"] = accepted_case
 
     # -- WeCom members ---------------------------------------------------------------------
 

@@ -270,6 +270,12 @@ DOCUMENTED_METHODS = {
     "/cgi-bin/freepublish/submit": "POST",
     "/cgi-bin/freepublish/get": "POST",
     "/cgi-bin/freepublish/delete": "POST",
+    "/cgi-bin/clear_quota": "POST",
+    "/cgi-bin/get_current_selfmenu_info": "GET",
+    "/cgi-bin/tags/members/getblacklist": "POST",
+    "/cgi-bin/tags/members/batchblacklist": "POST",
+    "/cgi-bin/tags/members/batchunblacklist": "POST",
+    "/cgi-bin/customservice/getonlinekflist": "GET",
 }
 
 
