@@ -25,10 +25,12 @@ the pulling runs off the callback, on the extension's task runner:
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import typing as t
 
+from .errors import MalformedBody
 from .handling import route, run_handler
 from .messages import Message
 
@@ -38,6 +40,8 @@ if t.TYPE_CHECKING:
     from .state import WeChatState
     from .store import Store
     from .tasks import Task
+
+logger = logging.getLogger("flask_wechat")
 
 #: The task that pulls one 客服账号's messages: payload ``open_kfid``, ``token``.
 KF_SYNC = "kf_sync"
@@ -172,7 +176,11 @@ class Puller:
         ttl = self.state.account(self.account).dedup_ttl or 3 * 86400
         if msgid and not self.store.add(f"{{{self.account}}}:kf:seen:{msgid}", 1, ttl):
             return
-        message = message_from_kf(item, self.account, corp_id)
+        try:
+            message = message_from_kf(item, self.account, corp_id)
+        except MalformedBody as exc:  # one odd entry must not stop the others
+            logger.warning("skipping a 微信客服 entry of %r: %s", self.account, exc)
+            return
         result = run_handler(self.app, self.state, message)
         route(self.app, self.state, message, result, None)
 

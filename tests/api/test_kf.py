@@ -236,3 +236,21 @@ def test_the_lock_is_shared_through_redis(sandbox: Sandbox, redis_db: str) -> No
         )
     )
     assert handled == ["hello", "again"]
+
+
+def test_an_entry_without_msgtype_is_skipped(sandbox: Sandbox) -> None:
+    app, wechat = _kf_app(sandbox)
+    handled: list[str] = []
+
+    @wechat.on("text")
+    def record(message: Message) -> None:
+        handled.append(message.content)
+
+    sandbox.kf_customer_writes(KF, CUSTOMER, "before")
+    sandbox.app_data(SANDBOX_CORP_ID, WORK_AGENT_ID).kf_messages[KF].append(
+        {"msgid": "odd", "origin": 3, "open_kfid": KF, "external_userid": CUSTOMER}
+    )
+    sandbox.kf_customer_writes(KF, CUSTOMER, "after")
+    with app.app_context():
+        Puller(app, wechat.state(), "default", KF).run(None)
+    assert handled == ["before", "after"]
