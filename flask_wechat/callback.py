@@ -24,9 +24,10 @@ from .crypto import MessageCrypto
 from .dedup import Deduplicator
 from .edge import SUCCESS, Answer, check_timestamp, query_args, read_body, reject
 from .errors import MalformedBody, RejectedRequest, ReplayedRequest, StoreUnavailable
-from .handling import handle
+from .handling import handle, report_failure
 from .messages import Message
 from .store import Claim
+from .tasks import Task
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -151,6 +152,14 @@ class Callback:
                 )
             return Claim("new", StoreUnavailable)
 
+    def follow_up(self, app: Flask, message: Message) -> None:
+        """Submit the tasks the platform wants for ``message`` (never fails the request)."""
+        try:
+            for name, payload in self.account.platform.follow_up(message):
+                self.state.task_runner.submit(app, Task(name, self.account.name, payload))
+        except Exception as exc:
+            report_failure(app, message, exc)
+
     def receive(self, app: Flask, message: Message, inbound: Inbound) -> Response:
         """Dedup, dispatch and answer a verified message."""
         account = self.account
@@ -166,6 +175,7 @@ class Callback:
                 signals.duplicate_ignored.send(app, message=message, account=account.name)
             found = dedup.wait(key, claim.value, account.reply_deadline) if ttl else None
             return (found or SUCCESS).to_response()
+        self.follow_up(app, message)
         answer = SUCCESS
         try:
             answer = handle(

@@ -135,6 +135,25 @@ class APIUnauthorized(APIError):
     """48001: this account has no permission for the API (not verified, wrong type)."""
 
 
+class InvalidCode(APIError):
+    """40029: the one-time code (OAuth, ``wx.login``, phone number) is unknown,
+    belongs to another app, or was already used; get a new one from the client."""
+
+
+class SubscriptionRefused(APIError):
+    """43101: the user has not accepted (or has used up) this subscribe message
+    template; ask again with ``wx.requestSubscribeMessage``."""
+
+
+class InvalidArgument(APIError):
+    """47003: an argument is invalid, e.g. a subscribe message value that does
+    not fit its keyword's type (``thing`` longer than 20 characters, ...)."""
+
+
+class RiskyContent(APIError):
+    """87014: WeChat's content security check judged the content risky."""
+
+
 class TransportError(WeChatError, ConnectionError):
     """WeChat's API (or a host it pointed to) could not be reached, or answered
     something that is not an API answer. Carries no URL (URLs hold secrets).
@@ -178,10 +197,14 @@ TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 _TYPED: dict[int, type[APIError]] = {
     -1: SystemBusy,
     **dict.fromkeys(TOKEN_ERRCODES, AccessTokenExpired),
+    40029: InvalidCode,
+    43101: SubscriptionRefused,
     45009: QuotaExceeded,
     45015: ResponseWindowClosed,
     45047: CustomerServiceLimit,
+    47003: InvalidArgument,
     48001: APIUnauthorized,
+    87014: RiskyContent,
 }
 
 

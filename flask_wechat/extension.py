@@ -12,7 +12,15 @@ from .cli import wechat_cli
 from .config import DEFAULTS, load_accounts, load_app_settings
 from .dispatch import Handler, Registry, TypedHandler, check_name, compile_match
 from .handling import SEND_REPLY, send_reply_task
-from .jssdk import build_config, config_script, page_url
+from .jssdk import (
+    agent_config_script,
+    build_agent_config,
+    build_config,
+    config_script,
+    page_url,
+)
+from .kf import KF_SYNC
+from .kf import sync_task as kf_sync_task
 from .oauth import current_wechat_user, make_oauth_blueprint
 from .relay import RELAY_TO_PLATFORM, RELAY_TO_USER, Relay, deliver_task, forward_task
 from .state import WeChatState
@@ -124,6 +132,7 @@ class WeChat:
                 SEND_REPLY: send_reply_task,
                 RELAY_TO_PLATFORM: forward_task,
                 RELAY_TO_USER: deliver_task,
+                KF_SYNC: kf_sync_task,
             }
         )
         state = WeChatState(
@@ -148,6 +157,7 @@ class WeChat:
             oauth = make_oauth_blueprint(settings.oauth_url.rstrip("/"), settings.oauth_scope)
             app.register_blueprint(oauth)
         app.add_template_global(self._jssdk_script, "wechat_jssdk_config")
+        app.add_template_global(self._agent_config_script, "wechat_agent_config")
         app.jinja_env.globals["current_wechat_user"] = current_wechat_user
 
     def on(
@@ -240,6 +250,22 @@ class WeChat:
             page_url(), js_api_list, account, debug=debug, open_tag_list=open_tag_list
         )
         return config_script(config)
+
+    def jssdk_agent_config(
+        self, url: str, js_api_list: Iterable[str], account: str | None = None
+    ) -> dict[str, t.Any]:
+        """The WeCom ``wx.agentConfig`` object (``corpid``, ``agentid``,
+        ``timestamp``, ``nonceStr``, ``signature``, ``jsApiList``) for the page at
+        ``url``, signed with the app's ``agent_config`` ticket. An account that is
+        not a WeCom app raises ValueError."""
+        return build_agent_config(self.client(account), url, js_api_list)
+
+    def _agent_config_script(
+        self, js_api_list: Iterable[str], account: str | None = None
+    ) -> Markup:
+        """The Jinja global ``wechat_agent_config``: a ``<script>`` with
+        ``wx.agentConfig`` for the current page."""
+        return agent_config_script(self.jssdk_agent_config(page_url(), js_api_list, account))
 
     def relay_forward(self, message: Message) -> None:
         """Forward ``message`` to its account's customer-service platform relay

@@ -243,8 +243,9 @@ def send_reply_task(app: Flask, state: WeChatState, task: Task) -> None:
     reply = reply_from_data(task.payload["reply"])
     if isinstance(reply, ImageReply) and reply.file is not None:
         reply = upload_file(client, reply)
-    client.account.platform.send_reply(client, str(task.payload["to_user"]), reply)
+    raw = task.payload.get("message")
+    answered = raw if isinstance(raw, dict) else None
+    client.account.platform.send_reply(client, str(task.payload["to_user"]), reply, answered)
     if signals.reply_sent.receivers:
-        raw = task.payload.get("message")
         message = Message(raw, task.account) if isinstance(raw, dict) else None
         signals.reply_sent.send(app, message=message, reply=reply, account=task.account)

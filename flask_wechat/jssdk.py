@@ -20,6 +20,7 @@ from markupsafe import Markup
 from werkzeug.urls import iri_to_uri
 
 from .crypto import jsapi_signature, make_nonce
+from .errors import ConfigError
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -86,7 +87,43 @@ def build_config(
     return config
 
 
+def build_agent_config(client: Client, url: str, js_api_list: Iterable[str]) -> dict[str, t.Any]:
+    """The object to pass to WeCom's ``wx.agentConfig`` for the page at ``url``:
+    ``corpid``, ``agentid``, ``timestamp``, ``nonceStr``, ``signature``, ``jsApiList``.
+
+    Signed like ``wx.config`` but with the app's ``agent_config`` ticket
+    (``/cgi-bin/ticket/get?type=agent_config``); an account whose platform has
+    no such ticket (not WeCom) raises ValueError from the platform.
+
+    https://developer.work.weixin.qq.com/document/path/94313
+    """
+    url = url.split("#", 1)[0]
+    ticket = client.ticket("agent_config")
+    agent_id = client.account.agent_id
+    if agent_id is None:
+        raise ConfigError("WECHAT_AGENT_ID", "wx.agentConfig needs the app's AgentID")
+    timestamp = int(time.time())
+    nonce = make_nonce(16)
+    return {
+        "corpid": client.account.app_id or "",
+        "agentid": agent_id,
+        "timestamp": timestamp,
+        "nonceStr": nonce,
+        "signature": jsapi_signature(ticket, nonce, timestamp, url),
+        "jsApiList": list(js_api_list),
+    }
+
+
 def config_script(config: t.Mapping[str, t.Any]) -> Markup:
     """A ``<script>`` calling ``wx.config`` with ``config``, safely escaped."""
+    return _call_script("wx.config", config)
+
+
+def agent_config_script(config: t.Mapping[str, t.Any]) -> Markup:
+    """A ``<script>`` calling ``wx.agentConfig`` with ``config``, safely escaped."""
+    return _call_script("wx.agentConfig", config)
+
+
+def _call_script(function: str, config: t.Mapping[str, t.Any]) -> Markup:
     data = json.dumps(config, ensure_ascii=False, sort_keys=True).translate(_SCRIPT_ESCAPES)
-    return Markup(f"<script>wx.config({data});</script>")  # noqa: S704 - escaped above
+    return Markup(f"<script>{function}({data});</script>")  # noqa: S704 - escaped above

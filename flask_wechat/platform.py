@@ -20,10 +20,13 @@ import typing as t
 from .crypto import sign
 
 if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .api import Client
     from .callback import Callback
     from .config import Account
     from .crypto import MessageCrypto
+    from .messages import Message
     from .replies import Reply
     from .state import WeChatState
 
@@ -129,10 +132,24 @@ class Platform:
         data = client.get("/cgi-bin/ticket/getticket", {"type": "jsapi"})
         return str(data["ticket"]), float(data.get("expires_in", 7200))
 
-    def send_reply(self, client: Client, to_user: str, reply: Reply) -> None:
+    def send_reply(
+        self,
+        client: Client,
+        to_user: str,
+        reply: Reply,
+        message: Mapping[str, t.Any] | None = None,
+    ) -> None:
         """Send ``reply`` to ``to_user`` outside a passive answer: the
-        customer-service API (``/cgi-bin/message/custom/send``)."""
+        customer-service API (``/cgi-bin/message/custom/send``). ``message`` is
+        the raw fields of the message answered, when known (the channel it came
+        by may decide how to answer: WeCom 微信客服)."""
         client.post("/cgi-bin/message/custom/send", reply.to_customer_service(to_user))
+
+    def follow_up(self, message: Message) -> list[tuple[str, dict[str, t.Any]]]:
+        """Tasks (name, payload) a received message sets off besides its handler,
+        such as pulling the WeCom 微信客服 messages a ``kf_msg_or_event``
+        announces; none by default."""
+        return []
 
     def menu_params(self, account: Account) -> dict[str, t.Any]:
         """Query parameters every menu call carries (WeCom: the ``agentid``)."""

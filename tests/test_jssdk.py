@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_wechat import WeChat
 from flask_wechat.crypto import jsapi_signature
-from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_CORP_ID, Sandbox
+from flask_wechat.sandbox import SANDBOX_AGENT_ID, SANDBOX_APP_ID, SANDBOX_CORP_ID, Sandbox
 
 if t.TYPE_CHECKING:
     from werkzeug.test import TestResponse
@@ -433,3 +433,59 @@ def test_without_proxy_fix_the_forwarded_headers_are_ignored(sandbox: Sandbox) -
 
     ticket = ticket_of(sandbox, SANDBOX_APP_ID)
     assert config["signature"] == expected_signature(ticket, config, "http://localhost/page")
+
+
+# -- WeCom wx.agentConfig ------------------------------------------------------------------
+
+AGENT_TICKET_PATH = "/cgi-bin/ticket/get"
+AGENT_SCRIPT_RE = re.compile(r"\A<script>wx\.agentConfig\((?P<json>.*)\);</script>\Z", re.DOTALL)
+
+
+def test_agent_config_is_signed_with_the_agent_ticket(sandbox: Sandbox) -> None:
+    app, wechat = make_app(sandbox, "work")
+    url = "https://work.example.com/app?x=1#top"
+    with app.app_context():
+        config = wechat.jssdk_agent_config(url, ["selectExternalContact"])
+        wechat.jssdk_agent_config(url, ["selectExternalContact"])
+    assert set(config) == {"corpid", "agentid", "timestamp", "nonceStr", "signature", "jsApiList"}
+    assert config["corpid"] == SANDBOX_CORP_ID
+    assert config["agentid"] == SANDBOX_AGENT_ID
+    assert config["jsApiList"] == ["selectExternalContact"]
+    assert sandbox.count(AGENT_TICKET_PATH) == 1  # cached like the access_token
+    (call,) = [c for c in sandbox.calls if c.path == AGENT_TICKET_PATH]
+    assert call.params["type"] == "agent_config"
+    ticket = sandbox.ticket_for(SANDBOX_CORP_ID, "agent_config")
+    assert ticket is not None
+    assert ticket != sandbox.ticket_for(SANDBOX_CORP_ID)
+    assert config["signature"] == expected_signature(
+        ticket, config, "https://work.example.com/app?x=1"
+    )
+
+
+def test_agent_config_needs_a_wecom_account(sandbox: Sandbox) -> None:
+    app, wechat = make_app(sandbox)
+    with app.app_context(), pytest.raises(ValueError, match="agent_config"):
+        wechat.jssdk_agent_config("https://example.com/", ["chooseImage"])
+    assert sandbox.count(AGENT_TICKET_PATH) == 0
+
+
+def test_agent_config_jinja_global(sandbox: Sandbox) -> None:
+    app, _ = make_app(sandbox, "work")
+    hostile = "</script><script>alert(1)</script>"
+
+    def page() -> str:
+        return render_template_string("{{ wechat_agent_config(apis) }}", apis=[hostile])
+
+    app.add_url_rule("/agent", "agent", page)
+    response = app.test_client().get("/agent?a=%27", base_url="https://work.example.com")
+    body = response.get_data(as_text=True)
+    assert body.count("<") == 2
+    match = AGENT_SCRIPT_RE.match(body)
+    assert match is not None, body
+    config = json.loads(match.group("json"))
+    assert config["jsApiList"] == [hostile]
+    ticket = sandbox.ticket_for(SANDBOX_CORP_ID, "agent_config")
+    assert ticket is not None
+    assert config["signature"] == expected_signature(
+        ticket, config, "https://work.example.com/agent?a=%27"
+    )

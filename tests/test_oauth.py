@@ -538,7 +538,7 @@ def test_refused_consent_without_a_code(sandbox: Sandbox) -> None:
     assert events[0]["error"] is None
     assert SESSION_KEY not in session_data(app, client)
     assert sandbox.count(EXCHANGE_PATH) == 0
-    assert sandbox.count("/cgi-bin/user/getuserinfo") == 0
+    assert sandbox.count("/cgi-bin/auth/getuserinfo") == 0
 
 
 def test_unknown_scope_in_the_login_url_is_refused(sandbox: Sandbox) -> None:
@@ -679,9 +679,10 @@ def test_wecom_sign_in_yields_the_user_id(sandbox: Sandbox) -> None:
     assert urlsplit(flow.authorize_url).fragment == "wechat_redirect"
     assert location(flow.callback) == "/whoami"
 
-    assert sandbox.count("/cgi-bin/user/getuserinfo") == 1
+    assert sandbox.count("/cgi-bin/auth/getuserinfo") == 1
+    assert sandbox.count("/cgi-bin/user/getuserinfo") == 0  # deprecated by WeCom
     assert sandbox.count(EXCHANGE_PATH) == 0
-    [call] = [c for c in sandbox.calls if c.path == "/cgi-bin/user/getuserinfo"]
+    [call] = [c for c in sandbox.calls if c.path == "/cgi-bin/auth/getuserinfo"]
     assert call.params["code"] == query_of(flow.authorized_url)["code"]
 
     whoami = client.get("/whoami").get_json()

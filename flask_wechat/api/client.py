@@ -13,10 +13,16 @@ from urllib3.exceptions import NewConnectionError
 
 from ..errors import TOKEN_ERRCODES, ConfigError, TransportError, api_error
 from .customer_service import CustomerServiceAPI
+from .drafts import DraftAPI, FreePublishAPI
+from .kf import KfAPI
+from .material import MaterialAPI
 from .media import MediaAPI
 from .menus import MenuAPI
 from .miniprogram import MiniProgramAPI
 from .oauth import OAuthAPI
+from .operations import OperationsAPI
+from .qrcode import QRCodeAPI
+from .subscribe import SubscribeAPI
 from .tags import TagAPI
 from .templates import TemplateAPI
 from .tokens import CredentialStore
@@ -126,6 +132,13 @@ class Client:
         self.oauth = OAuthAPI(self)
         self.miniprogram = MiniProgramAPI(self)
         self.work = WorkAPI(self)
+        self.subscribe = SubscribeAPI(self)
+        self.qrcode = QRCodeAPI(self)
+        self.kf = KfAPI(self)
+        self.material = MaterialAPI(self)
+        self.drafts = DraftAPI(self)
+        self.freepublish = FreePublishAPI(self)
+        self.operations = OperationsAPI(self)
 
     # -- credentials ----------------------------------------------------------
 

@@ -50,6 +50,22 @@ class OAuthAPI:
             query += f"&{name}={quote(str(value), safe='')}"
         return f"{host}/connect/oauth2/authorize?{query}#wechat_redirect"
 
+    def qrconnect_url(self, redirect_uri: str, state: str, scope: str = "snsapi_login") -> str:
+        """The website QR login page (微信登录, a 网站应用 of the Open Platform): the
+        user scans it with WeChat and comes back to ``redirect_uri`` with a
+        ``code`` for :meth:`exchange_code`.
+
+        https://developers.weixin.qq.com/doc/oplatform/Website_App/WeChat_Login/Wechat_Login.html
+        """
+        account = self.client.account
+        query = (
+            f"appid={quote(account.app_id or '', safe='')}"
+            f"&redirect_uri={quote(redirect_uri, safe='')}"
+            f"&response_type=code&scope={quote(scope, safe='')}"
+            f"&state={quote(state, safe='')}"
+        )
+        return f"{AUTHORIZE_HOST}/connect/qrconnect?{query}#wechat_redirect"
+
     def exchange_code(self, code: str) -> JSON:
         """Trade the ``code`` from the redirect for ``access_token``, ``expires_in``,
         ``refresh_token``, ``openid`` and ``scope``.

@@ -26,11 +26,44 @@ class WorkAPI:
         self.client = client
 
     def get_user_info(self, code: str) -> JSON:
-        """The member (``UserId``) or outsider (``OpenId``) behind a WeCom OAuth ``code``.
+        """The member (``UserId``) or outsider (``OpenId``) behind a WeCom OAuth ``code``
+        (``/cgi-bin/user/getuserinfo``, deprecated by WeCom; kept for compatibility:
+        prefer :meth:`auth_user_info`).
 
         A code works once, so the call is not repeated after a timeout.
         """
         return self.client.get("/cgi-bin/user/getuserinfo", {"code": code}, idempotent=False)
+
+    def auth_user_info(self, code: str) -> JSON:
+        """The member (``userid``, and with ``snsapi_privateinfo`` a ``user_ticket``
+        for :meth:`auth_user_detail`) or non-member (``openid``,
+        ``external_userid``) behind a WeCom OAuth ``code`` (``/cgi-bin/auth/getuserinfo``).
+
+        A code works once, so the call is not repeated after a timeout.
+
+        https://developer.work.weixin.qq.com/document/path/91023
+        """
+        return self.client.get("/cgi-bin/auth/getuserinfo", {"code": code}, idempotent=False)
+
+    def auth_user_detail(self, user_ticket: str) -> JSON:
+        """A member's sensitive details (``gender``, ``avatar``, ``qr_code``,
+        ``mobile``, ``email``, ``biz_mail``, ``address``) for the ``user_ticket``
+        of :meth:`auth_user_info` (``/cgi-bin/auth/getuserdetail``); the member
+        must have consented (``snsapi_privateinfo``).
+
+        https://developer.work.weixin.qq.com/document/path/95833
+        """
+        return self.client.post(
+            "/cgi-bin/auth/getuserdetail", {"user_ticket": user_ticket}, idempotent=True
+        )
+
+    def get_user(self, userid: str) -> JSON:
+        """A member of the corp by ``userid`` (``/cgi-bin/user/get``): ``name``,
+        ``department``, ``position``, ``status``, ... as far as the app may see.
+
+        https://developer.work.weixin.qq.com/document/path/90196
+        """
+        return self.client.get("/cgi-bin/user/get", {"userid": userid})
 
     def send_message(
         self,

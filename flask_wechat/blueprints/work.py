@@ -20,6 +20,7 @@ import typing as t
 from ..callback import Callback, Inbound, digest
 from ..crypto import sign
 from ..errors import ConfigError, DecryptError
+from ..kf import KF_SYNC
 from ..parsing import parse_xml
 from ..platform import Platform, SignIn
 
@@ -29,6 +30,7 @@ if t.TYPE_CHECKING:
     from ..api import Client
     from ..config import Account
     from ..crypto import MessageCrypto
+    from ..messages import Message
     from ..platform import Outgoing, Query, Verification
     from ..replies import Reply
     from ..state import WeChatState
@@ -99,10 +101,31 @@ class WeCom(Platform):
             raise ValueError(f"WeCom has no {ticket_type!r} ticket")
         return str(data["ticket"]), float(data.get("expires_in", 7200))
 
-    def send_reply(self, client: Client, to_user: str, reply: Reply) -> None:
-        message = reply.to_customer_service(to_user)
-        message["agentid"] = _agent_id(client.account)
-        client.post("/cgi-bin/message/send", message)
+    def send_reply(
+        self,
+        client: Client,
+        to_user: str,
+        reply: Reply,
+        message: Mapping[str, t.Any] | None = None,
+    ) -> None:
+        body = reply.to_customer_service(to_user)
+        open_kfid = message.get("OpenKfId") if message is not None else None
+        if isinstance(open_kfid, str) and open_kfid:
+            # A 微信客服 customer (see flask_wechat.kf): answered from the 客服账号.
+            msgtype = str(body["msgtype"])
+            client.kf.send_msg(to_user, open_kfid, msgtype, body[msgtype])
+            return
+        body["agentid"] = _agent_id(client.account)
+        client.post("/cgi-bin/message/send", body)
+
+    def follow_up(self, message: Message) -> list[tuple[str, dict[str, t.Any]]]:
+        open_kfid = message.raw.get("OpenKfId")
+        if message.event != "kf_msg_or_event" or not isinstance(open_kfid, str) or not open_kfid:
+            return []
+        token = message.raw.get("Token")
+        return [
+            (KF_SYNC, {"open_kfid": open_kfid, "token": token if isinstance(token, str) else ""})
+        ]
 
     def menu_params(self, account: Account) -> dict[str, t.Any]:
         return {"agentid": _agent_id(account)}
@@ -112,11 +135,11 @@ class WeCom(Platform):
         return {} if account.agent_id is None else {"agentid": account.agent_id}
 
     def sign_in(self, client: Client, code: str, scope: str) -> SignIn:
-        info = client.work.get_user_info(code)
+        info = client.work.auth_user_info(code)  # the newer path; user/getuserinfo is deprecated
         return SignIn(
-            info.get("OpenId") or info.get("openid"),
+            info.get("openid") or info.get("OpenId"),
             None,
-            info.get("UserId") or info.get("userid"),
+            info.get("userid") or info.get("UserId"),
             scope,
             None,
         )

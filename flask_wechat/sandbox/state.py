@@ -38,6 +38,8 @@ TOKEN_PATHS = frozenset({"/cgi-bin/token", "/cgi-bin/stable_token", "/cgi-bin/ge
 OAUTH_SCOPES = ("snsapi_base", "snsapi_userinfo", "snsapi_privateinfo")
 #: How long after a user's last message an app may send customer-service messages.
 SERVICE_WINDOW = 48 * 3600
+#: How many 微信客服 answers one customer message allows (within SERVICE_WINDOW).
+KF_ANSWERS = 5
 #: How long a template message's ``client_msg_id`` blocks a repeat (WeChat: 10 minutes).
 CLIENT_MSG_ID_WINDOW = 600
 
@@ -67,12 +69,17 @@ ERRMSGS: dict[int, str] = {
     40030: "invalid refresh_token",
     40032: "invalid openid list size",
     40037: "invalid template_id",
+    40053: "invalid action_info, please check document",
     40056: "invalid agentid",
+    40096: "invalid external userid",
     40097: "invalid args",
     40102: "invalid industry id",
     40113: "unsupported file type",
     40125: "invalid appsecret",
+    40129: "invalid user_ticket",
     40163: "code been used",
+    40165: "invalid weapp pagepath",
+    40212: "invalid scene",
     41001: "access_token missing",
     41002: "appid missing",
     41003: "refresh_token missing",
@@ -81,15 +88,19 @@ ERRMSGS: dict[int, str] = {
     41008: "missing code",
     41009: "missing openid",
     41011: "missing agentid",
+    41030: "invalid page rule",
     42001: "access_token expired",
     42002: "refresh_token expired",
     42003: "code expired",
     43001: "require GET method",
     43002: "require POST method",
     43004: "require subscribe",
+    43101: "user refuse to accept the msg",
     43105: "repeated msg",
     44002: "empty post data",
+    44003: "empty news data",
     44004: "empty content",
+    45002: "content size out of limit",
     45008: "article size out of limit",
     45009: "reach max api daily quota limit",
     45015: "response out of time limit",
@@ -102,7 +113,10 @@ ERRMSGS: dict[int, str] = {
     45159: "invalid tag id",
     46003: "menu no exist",
     47001: "data format error",
+    47003: "argument invalid!",
     48001: "api unauthorized",
+    48006: "forbid to clear quota because of reaching the limit",
+    60111: "invalid string value `userid`. userid not found",
     65301: "menuid not exist",
     65302: "no such user",
     65303: "there is no selfmenu, please create selfmenu first",
@@ -113,6 +127,15 @@ ERRMSGS: dict[int, str] = {
     65405: "too many kf_account",
     65406: "kf_account exsited",
     81013: "user & party & tag all invalid",
+    87014: "risky content",
+    95000: "invalid open_kfid",
+    95001: "send msg count limit",
+    95002: "send msg time limit",
+    95004: "open_kfid not exist",
+    95007: "invalid msg token",
+    200011: "invalid tid",
+    200012: "private template count exceeds limit",
+    200014: "invalid kidList",
 }
 
 _SYSTEM_TAGS = {2: "星标组"}
@@ -186,6 +209,31 @@ class AppData:
     conditional_menus: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
     #: (touser, client_msg_id) -> when a template message carrying it was accepted.
     template_msg_ids: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict)
+    #: Subscribe message templates: priTmplId -> the template (with ``keywords``:
+    #: keyword name -> its rule, ``thing``, ``number``, ...).
+    subscribe_templates: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
+    #: (openid, priTmplId) -> acceptances not yet used by a send.
+    subscriptions: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter)
+    #: 微信客服: open_kfid -> every message a customer wrote (``sync_msg`` entries).
+    kf_messages: dict[str, list[dict[str, t.Any]]] = dataclasses.field(default_factory=dict)
+    #: 微信客服: (open_kfid, external_userid) -> [when they last wrote, sends left].
+    kf_windows: dict[tuple[str, str], list[float]] = dataclasses.field(default_factory=dict)
+    #: 微信客服: the ``Token`` of each ``kf_msg_or_event``: token -> (open_kfid, expires_at).
+    kf_tokens: dict[str, tuple[str, float]] = dataclasses.field(default_factory=dict)
+    #: Blacklisted openids, in the order they were added.
+    blacklist: list[str] = dataclasses.field(default_factory=list)
+    #: How often ``clear_quota`` was used (WeChat: 10 times a month).
+    quota_clears: int = 0
+    #: Permanent material: media_id -> {"media": Media, "title", "introduction"}.
+    materials: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
+    #: Drafts: media_id -> {"news_item": [...], "update_time"}.
+    drafts: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
+    #: Publications: publish_id -> {"article_id", "news_item"}; article_id -> publish_id.
+    publications: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
+    #: WeCom members (a ``work`` app): userid -> what ``/cgi-bin/user/get`` answers.
+    members: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
+    #: Scene QR code tickets: ticket -> {"scene", "expires_at"} (None: permanent).
+    qrcodes: dict[str, dict[str, t.Any]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -330,12 +378,18 @@ class SandboxState:
         self.industry = ("1", "2")
         self.templates: dict[str, dict[str, t.Any]] = {}
         self.media: dict[str, Media] = {}
+        #: WeCom ``user_ticket``s: ticket -> (app key, userid, expires_at).
+        self.user_tickets: dict[str, tuple[str, str, float]] = {}
+        #: One-time phone number codes: code -> (app key, openid, phone).
+        self.phone_codes: dict[str, tuple[str, str, str]] = {}
         self._next_id = 1_000_000_000
 
     def _new_app_data(self, registration: Registration) -> AppData:
         data = AppData()
         if registration.kind != "work":
             self._add_users(data, 1)  # SANDBOX_OPENID
+        else:
+            data.members[SANDBOX_USERID] = _member(SANDBOX_USERID, "沙盒成员")
         return data
 
     # -- configuration --------------------------------------------------------
@@ -458,6 +512,11 @@ class SandboxState:
         message = errmsg if errmsg is not None else ERRMSGS.get(errcode, "sandbox fault")
         with self.lock:
             self._faults.append(_Fault(path, errcode, message, times, status))
+
+    def clear_quota_faults(self) -> None:
+        """Drop the injected 45009 (quota) faults, as ``clear_quota`` resets quotas."""
+        with self.lock:
+            self._faults = [f for f in self._faults if f.errcode != 45009]
 
     def delay(self, path: str, seconds: float) -> None:
         """Make requests to ``path`` (``"*"``: any path) wait ``seconds`` before
@@ -787,6 +846,161 @@ class SandboxState:
         with self.lock:
             return [openid for openid, info in data.users.items() if info.get("subscribe")]
 
+    # -- subscribe messages, phone numbers, QR codes ----------------------------------
+
+    def add_subscribe_template(
+        self,
+        keywords: t.Mapping[str, str] | t.Sequence[str],
+        title: str = "沙盒订阅模板",
+        app_id: str | None = None,
+        *,
+        template_id: str | None = None,
+    ) -> str:
+        """Give an app (default: the pre-registered account) a subscribe message
+        template, as if added in the admin console; returns its ``priTmplId``.
+
+        ``keywords`` are the keyword names (``["thing1", "time2"]``, the rule is
+        the name without its number) or name -> rule.
+        """
+        data = self.app_data(app_id)
+        rules = (
+            dict(keywords)
+            if isinstance(keywords, t.Mapping)
+            else {name: name.rstrip("0123456789") for name in keywords}
+        )
+        template_id = template_id or secrets.token_urlsafe(32)[:43]
+        with self.lock:
+            data.subscribe_templates[template_id] = subscribe_template(template_id, title, rules, 2)
+        return template_id
+
+    def accept_subscription(
+        self, open_id: str, template_id: str, app_id: str | None = None, times: int = 1
+    ) -> None:
+        """Record that ``open_id`` accepted ``template_id`` of an app (default: the
+        pre-registered account) ``times`` times: each allows one subscribe message."""
+        data = self.app_data(app_id)
+        with self.lock:
+            if template_id not in data.subscribe_templates:
+                raise KeyError(f"{template_id!r} is not a subscribe template of that app")
+            data.subscriptions[(open_id, template_id)] += times
+
+    def phone_code(
+        self, open_id: str, phone: str = "+86 13800138000", app_id: str | None = None
+    ) -> str:
+        """A one-time ``getPhoneNumber`` code for ``open_id`` of a mini program
+        (default: the pre-registered AppID) with ``phone`` ("+CC NUMBER")."""
+        registration = self.find_app(app_id or SANDBOX_APP_ID)
+        if registration is None:
+            raise KeyError(f"app {app_id!r} is not registered with the sandbox")
+        if not phone.startswith("+") or " " not in phone:
+            raise ValueError('phone must look like "+86 13800138000"')
+        code = secrets.token_hex(32)
+        with self.lock:
+            self.phone_codes[code] = (registration.key, open_id, phone)
+        return code
+
+    def scan_event(
+        self, ticket: str, open_id: str, subscribed: bool, app_id: str | None = None
+    ) -> dict[str, str]:
+        """The event fields WeChat pushes when ``open_id`` scans the QR code of
+        ``ticket``: a ``subscribe`` event (``EventKey`` ``qrscene_<scene>``) for a
+        user who did not follow yet, a ``SCAN`` event (``EventKey`` the scene) for
+        one who did (``subscribed``). The user now follows the app."""
+        data = self.app_data(app_id)
+        with self.lock:
+            qrcode = data.qrcodes.get(ticket)
+            if qrcode is None:
+                raise KeyError(f"{ticket!r} is not a QR code ticket of that app")
+            expires_at = qrcode["expires_at"]
+            if expires_at is not None and self.clock() >= expires_at:
+                raise ValueError("that QR code has expired")
+            scene = str(qrcode["scene"])
+        self.user_wrote(open_id, app_id)
+        return {
+            "ToUserName": app_id or SANDBOX_APP_ID,
+            "FromUserName": open_id,
+            "CreateTime": str(int(self.clock())),
+            "MsgType": "event",
+            "Event": "SCAN" if subscribed else "subscribe",
+            "EventKey": scene if subscribed else "qrscene_" + scene,
+            "Ticket": ticket,
+        }
+
+    def set_kf_online(self, kf_account: str, status: int = 1, accepted_case: int = 0) -> None:
+        """Mark a customer-service account (added with ``kfaccount/add``) online
+        (``status`` 1: web) or offline (0), for ``getonlinekflist``."""
+        with self.lock:
+            kf = self.kf_accounts.get(kf_account)
+            if kf is None:
+                raise KeyError(f"{kf_account!r} is not a customer-service account")
+            kf["status"] = status
+            kf["accepted_case"] = accepted_case
+
+    # -- WeCom members ---------------------------------------------------------------------
+
+    def add_member(
+        self,
+        userid: str,
+        name: str = "",
+        app_id: str | None = None,
+        agent_id: int | None = None,
+        **fields: t.Any,
+    ) -> dict[str, t.Any]:
+        """Add a member to a WeCom app's corp (default: the pre-registered app);
+        ``fields`` override what ``/cgi-bin/user/get`` answers (``mobile``, ...)."""
+        registration = self.find_app(app_id or SANDBOX_CORP_ID, agent_id)
+        if registration is None or registration.kind != "work":
+            raise KeyError(f"{app_id!r} is not a WeCom app of the sandbox")
+        member = {**_member(userid, name or userid), **fields}
+        with self.lock:
+            self.apps[registration.key].members[userid] = member
+        return dict(member)
+
+    # -- WeCom 微信客服 ------------------------------------------------------------------
+
+    def kf_customer_writes(
+        self,
+        open_kfid: str,
+        external_userid: str,
+        text: str,
+        app_id: str | None = None,
+        agent_id: int | None = None,
+    ) -> dict[str, str]:
+        """A WeChat customer writes ``text`` to the 客服账号 ``open_kfid`` of a WeCom
+        app (default: the pre-registered one): the message waits for
+        ``kf/sync_msg``, the customer's 48-hour window (5 answers) opens, and the
+        fields of the ``kf_msg_or_event`` callback WeCom would push are returned."""
+        if not open_kfid or not external_userid:
+            raise ValueError("open_kfid and external_userid must not be empty")
+        registration = self.find_app(app_id or SANDBOX_CORP_ID, agent_id)
+        if registration is None or registration.kind != "work":
+            raise KeyError(f"{app_id!r} is not a WeCom app of the sandbox")
+        data = self.app_data(registration.app_id, registration.agent_id)
+        with self.lock:
+            now = self.clock()
+            data.kf_messages.setdefault(open_kfid, []).append(
+                {
+                    "msgid": f"from_msgid_{self.next_id()}",
+                    "open_kfid": open_kfid,
+                    "external_userid": external_userid,
+                    "send_time": int(now),
+                    "origin": 3,
+                    "msgtype": "text",
+                    "text": {"content": text},
+                }
+            )
+            data.kf_windows[(open_kfid, external_userid)] = [now, KF_ANSWERS]
+            token = "ENC" + secrets.token_urlsafe(33)
+            data.kf_tokens[token] = (open_kfid, now + 600)
+        return {
+            "ToUserName": registration.app_id,
+            "CreateTime": str(int(now)),
+            "MsgType": "event",
+            "Event": "kf_msg_or_event",
+            "Token": token,
+            "OpenKfId": open_kfid,
+        }
+
     # -- media ----------------------------------------------------------------------
 
     def add_media(
@@ -831,6 +1045,44 @@ class SandboxState:
 def app_key(app_id: str, agent_id: int | None) -> str:
     """What tells an app apart: its AppID, or ``CorpID/AgentID`` for a WeCom app."""
     return app_id if agent_id is None else f"{app_id}/{agent_id}"
+
+
+def _member(userid: str, name: str) -> dict[str, t.Any]:
+    """A WeCom member as ``/cgi-bin/user/get`` (and ``getuserdetail``) tell it."""
+    digest = hashlib.sha256(userid.encode()).hexdigest()
+    return {
+        "userid": userid,
+        "name": name,
+        "department": [1],
+        "position": "",
+        "status": 1,
+        "gender": "1",
+        "avatar": f"https://wework.qpic.cn/sandbox/{digest[:12]}/0",
+        "qr_code": f"https://open.work.weixin.qq.com/wwopen/userQRCode?vcode={digest[:16]}",
+        "mobile": "138" + str(int(digest[:8], 16))[:8].rjust(8, "0"),
+        "email": f"{userid.lower()}@sandbox.example",
+        "biz_mail": f"{userid.lower()}@corp.sandbox.example",
+        "address": "",
+    }
+
+
+#: What ``/cgi-bin/user/get`` leaves out since WeCom's 2022 privacy change.
+PRIVATE_MEMBER_FIELDS = ("gender", "avatar", "qr_code", "mobile", "email", "biz_mail", "address")
+
+
+def subscribe_template(
+    template_id: str, title: str, rules: t.Mapping[str, str], type_: int
+) -> dict[str, t.Any]:
+    """A subscribe template as ``gettemplate`` lists it, with its ``keywords``."""
+    content = "\n".join(f"{name}:{{{{{name}.DATA}}}}" for name in rules)
+    return {
+        "priTmplId": template_id,
+        "title": title,
+        "content": content,
+        "example": "",
+        "type": type_,
+        "keywords": dict(rules),
+    }
 
 
 def _random_token() -> str:

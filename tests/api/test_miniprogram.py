@@ -6,8 +6,10 @@ import typing as t
 
 import pytest
 
-from flask_wechat.errors import APIError
+from flask_wechat.errors import APIError, InvalidCode
 from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_APP_SECRET
+
+from .conftest import posted
 
 if t.TYPE_CHECKING:
     from flask_wechat.api import Client
@@ -51,3 +53,68 @@ def test_bad_code(mini_client: Client, sandbox: Sandbox) -> None:
     with pytest.raises(APIError) as info:
         mini_client.miniprogram.code_to_session("not-a-code")
     assert info.value.errcode == 40029
+
+
+def test_phone_number(mini_client: Client, sandbox: Sandbox) -> None:
+    code = sandbox.phone_code(PLAYER, phone="+86 13800138000")
+    info = mini_client.miniprogram.get_phone_number(code)
+    assert info["phoneNumber"] == "13800138000"
+    assert info["purePhoneNumber"] == "13800138000"
+    assert info["countryCode"] == "86"
+    assert info["watermark"]["appid"] == SANDBOX_APP_ID
+    assert posted(sandbox, "/wxa/business/getuserphonenumber") == [{"code": code}]
+    with pytest.raises(InvalidCode) as refused:
+        mini_client.miniprogram.get_phone_number(code)  # a code works once
+    assert refused.value.errcode == 40029
+
+
+def test_foreign_phone_number(mini_client: Client, sandbox: Sandbox) -> None:
+    info = mini_client.miniprogram.get_phone_number(sandbox.phone_code(PLAYER, phone="+1 5550100"))
+    assert info["phoneNumber"] == "+15550100"
+    assert info["countryCode"] == "1"
+
+
+def test_unlimited_code_is_an_image(mini_client: Client, sandbox: Sandbox) -> None:
+    image = mini_client.miniprogram.get_unlimited_code("id=42", "pages/item", width=430)
+    assert image.startswith(b"\x89PNG")
+    assert posted(sandbox, "/wxa/getwxacodeunlimit") == [
+        {"scene": "id=42", "page": "pages/item", "width": 430}
+    ]
+    with pytest.raises(APIError) as info:
+        mini_client.miniprogram.get_unlimited_code("x" * 33)
+    assert info.value.errcode == 40097
+    with pytest.raises(APIError) as info:
+        mini_client.miniprogram.get_unlimited_code("a", "/pages/item")
+    assert info.value.errcode == 40165
+
+
+def test_links(mini_client: Client, sandbox: Sandbox) -> None:
+    link = mini_client.miniprogram.generate_urllink(
+        "pages/item", "id=1", expire_type=1, expire_interval=7
+    )
+    assert link.startswith("https://wxaurl.cn/")
+    scheme = mini_client.miniprogram.generate_scheme("pages/item", "id=1", env_version="trial")
+    assert scheme.startswith("weixin://dl/business/?t=")
+    assert posted(sandbox, "/wxa/generatescheme") == [
+        {"jump_wxa": {"path": "pages/item", "query": "id=1", "env_version": "trial"}}
+    ]
+    with pytest.raises(APIError) as info:
+        mini_client.miniprogram.generate_urllink(expire_type=1, expire_interval=31)
+    assert info.value.errcode == 40097
+
+
+def test_content_security(mini_client: Client, sandbox: Sandbox) -> None:
+    checked = mini_client.miniprogram.msg_sec_check("你好", PLAYER)
+    assert checked["result"]["suggest"] == "pass"
+    assert posted(sandbox, "/wxa/msg_sec_check") == [
+        {"content": "你好", "version": 2, "scene": 2, "openid": PLAYER}
+    ]
+    assert mini_client.miniprogram.msg_sec_check("risky text", PLAYER)["result"]["suggest"] == (
+        "risky"
+    )
+    trace_id = mini_client.miniprogram.media_check_async("https://example.com/a.png", 2, PLAYER)
+    (sent,) = sandbox.sent
+    assert sent["kind"] == "media_check"
+    assert sent["trace_id"] == trace_id
+    with pytest.raises(APIError):
+        mini_client.miniprogram.media_check_async("ftp://example.com/a.png", 2, PLAYER)

@@ -110,3 +110,12 @@ def test_code_for_another_app(client: Client, sandbox: Sandbox) -> None:
     with pytest.raises(APIError) as info:
         client.oauth.exchange_code(code)
     assert info.value.errcode == 40029
+
+
+def test_qrconnect_url(client: Client) -> None:
+    url = client.oauth.qrconnect_url("https://example.com/cb?x=1", state="abc")
+    assert url == (
+        "https://open.weixin.qq.com/connect/qrconnect?appid=wxsandbox0000000001"
+        "&redirect_uri=https%3A%2F%2Fexample.com%2Fcb%3Fx%3D1"
+        "&response_type=code&scope=snsapi_login&state=abc#wechat_redirect"
+    )

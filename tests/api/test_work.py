@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from flask_wechat.errors import APIError
+from flask_wechat.errors import APIError, InvalidCode
 from flask_wechat.sandbox import SANDBOX_CORP_ID, SANDBOX_CORP_SECRET, SANDBOX_USERID
 
 from .conftest import WORK_AGENT_ID
@@ -113,3 +113,43 @@ def test_official_account_menus_carry_no_agentid(client: Client, sandbox: Sandbo
     client.menus.create([{"type": "click", "name": "今日", "key": "TODAY"}])
     (call,) = [c for c in sandbox.calls if c.path == "/cgi-bin/menu/create"]
     assert "agentid" not in call.params
+
+
+def test_auth_user_info_and_detail(work_client: Client, sandbox: Sandbox) -> None:
+    sandbox.add_member("lisi", "李四", mobile="13900000000")
+    code = sandbox.oauth_code("lisi", "snsapi_privateinfo", app_id=SANDBOX_CORP_ID)
+    info = work_client.work.auth_user_info(code)
+    assert info["userid"] == "lisi"
+    (call,) = [c for c in sandbox.calls if c.path == "/cgi-bin/auth/getuserinfo"]
+    assert call.params["code"] == code
+    detail = work_client.work.auth_user_detail(info["user_ticket"])
+    assert detail["userid"] == "lisi"
+    assert detail["mobile"] == "13900000000"
+    assert [c.json for c in sandbox.calls if c.path == "/cgi-bin/auth/getuserdetail"] == [
+        {"user_ticket": info["user_ticket"]}
+    ]
+    with pytest.raises(APIError) as refused:
+        work_client.work.auth_user_detail("not-a-ticket")
+    assert refused.value.errcode == 40129
+    with pytest.raises(APIError) as used:
+        work_client.work.auth_user_info(code)  # a code works once
+    assert used.value.errcode == 40163
+    with pytest.raises(InvalidCode):
+        work_client.work.auth_user_info("not-a-code")
+
+
+def test_get_user(work_client: Client, sandbox: Sandbox) -> None:
+    member = work_client.work.get_user(SANDBOX_USERID)
+    assert member["userid"] == SANDBOX_USERID
+    assert "mobile" not in member  # only getuserdetail tells it
+    (call,) = [c for c in sandbox.calls if c.path == "/cgi-bin/user/get"]
+    assert call.params["userid"] == SANDBOX_USERID
+    with pytest.raises(APIError) as info:
+        work_client.work.get_user("nobody")
+    assert info.value.errcode == 60111
+
+
+def test_user_get_still_lists_followers_of_an_official_account(
+    client: Client, sandbox: Sandbox
+) -> None:
+    assert client.get("/cgi-bin/user/get")["total"] == 1

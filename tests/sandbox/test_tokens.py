@@ -165,7 +165,7 @@ def test_work_token(api: Api, sandbox: Sandbox) -> None:
     assert unknown["errcode"] == 40013
     assert sandbox.token_requests == 4
     # a WeCom token is no good for Official Account APIs, and the other way round
-    assert api.get("/cgi-bin/user/get", access_token=first["access_token"])["errcode"] == 48001
+    assert api.get("/cgi-bin/user/info", access_token=first["access_token"])["errcode"] == 48001
     assert api.get("/cgi-bin/get_jsapi_ticket")["errcode"] == 48001
 
 

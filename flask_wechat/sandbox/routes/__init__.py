@@ -15,10 +15,15 @@ from werkzeug.exceptions import HTTPException
 from ..state import APIFault, SandboxState
 from . import (
     customer_service,
+    kf,
+    material,
     media,
     menus,
     miniprogram,
     oauth,
+    operations,
+    qrcode,
+    subscribe,
     tags,
     templates,
     tokens,
@@ -36,9 +41,14 @@ DOMAINS: tuple[RouteTable, ...] = (
     tags.routes,
     users.routes,
     media.routes,
+    material.routes,
+    operations.routes,
     oauth.routes,
     miniprogram.routes,
+    subscribe.routes,
+    qrcode.routes,
     work.routes,
+    kf.routes,
 )
 
 

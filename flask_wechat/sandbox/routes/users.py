@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..state import APIFault
+from . import work
 from .base import Answer, Context, JSONDict, RouteTable, ok, page_of, to_text
 
 routes = RouteTable()
@@ -45,9 +46,12 @@ def user_info_batch(ctx: Context) -> Answer:
     return {"user_info_list": infos}
 
 
-@routes.endpoint("/cgi-bin/user/get")
+@routes.endpoint("/cgi-bin/user/get", auth="any")
 def user_list(ctx: Context) -> Answer:
-    """The followers' openids, ``page_size`` at a time."""
+    """The followers' openids, ``page_size`` at a time; on WeCom's host the same
+    path reads one member (:func:`.work.member`)."""
+    if ctx.app.kind == "work":
+        return work.member(ctx)
     openids = ctx.followers()
     return {"total": len(openids), **page_of(ctx, openids, ctx.args.get("next_openid", ""))}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from ..state import APIFault
+from ..state import PRIVATE_MEMBER_FIELDS, APIFault
 from .base import Answer, Context, RouteTable, ok, to_int, to_text
 
 routes = RouteTable()
@@ -23,8 +23,36 @@ def work_auth_userinfo(ctx: Context) -> Answer:
     code = ctx.state.use_code(ctx.args.get("code", ""), ctx.app.app_id)
     answer = ok(userid=code.openid)
     if code.scope == "snsapi_privateinfo":
-        answer.update(user_ticket=secrets.token_urlsafe(32), expires_in=1800)
+        ticket = secrets.token_urlsafe(32)
+        expires_at = ctx.state.clock() + 1800
+        ctx.state.user_tickets[ticket] = (ctx.app.key, code.openid, expires_at)
+        answer.update(user_ticket=ticket, expires_in=1800)
     return answer
+
+
+@routes.endpoint("/cgi-bin/auth/getuserdetail", methods=("POST",), auth="work")
+def work_auth_userdetail(ctx: Context) -> Answer:
+    """A member's sensitive fields for a ``user_ticket`` (valid 30 minutes).
+    WeCom names no errcode of its own for a bad ticket here; 40129 is assumed."""
+    ticket = to_text(ctx.json().get("user_ticket"))
+    issued = ctx.state.user_tickets.get(ticket)
+    if issued is None or issued[0] != ctx.app.key or ctx.state.clock() >= issued[2]:
+        raise APIFault(40129)
+    member = ctx.data.members.get(issued[1]) or {"userid": issued[1]}
+    detail = {key: member[key] for key in ("userid", *PRIVATE_MEMBER_FIELDS) if key in member}
+    return ok(**detail)
+
+
+def member(ctx: Context) -> Answer:
+    """``/cgi-bin/user/get`` for a WeCom app: one member (60111 unknown), without
+    the fields only ``getuserdetail`` gives."""
+    userid = ctx.args.get("userid", "")
+    if not userid:
+        raise APIFault(41009, "missing userid")
+    found = ctx.data.members.get(userid)
+    if found is None:
+        raise APIFault(60111)
+    return ok(**{key: value for key, value in found.items() if key not in PRIVATE_MEMBER_FIELDS})
 
 
 WORK_MSGTYPES = frozenset(
