@@ -123,7 +123,8 @@ class Platform:
     ) -> tuple[bytes, dict[str, str]]:
         """A safe-mode request (this platform's envelope, both signatures right) carrying
         ``plaintext`` encrypted for ``receive_id`` (by default the account's own ID)."""
-        crypto = MessageCrypto(TOKEN, AES_KEY, receive_id or self.account.app_id or "")
+        own = self.account.app_id or ""
+        crypto = MessageCrypto(TOKEN, AES_KEY, own if receive_id is None else receive_id)
         return self.account.platform.build_request(
             self.client.message("text", Content="hi"),
             plaintext,

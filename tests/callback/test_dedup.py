@@ -56,6 +56,7 @@ def test_a_new_msgid_runs_again(bare_platform: Platform) -> None:
     second = platform.client.text("same words")
     assert platform.reply_of(second) == "call 2"
     assert [m.content for m in counter.messages] == ["same words"] * 2
+    assert counter.messages[0].id != counter.messages[1].id
 
 
 def test_duplicate_ignored_fires_for_retries_only(bare_platform: Platform) -> None:

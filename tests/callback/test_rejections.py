@@ -14,7 +14,6 @@ from flask_wechat.sandbox import SANDBOX_APP_ID
 from flask_wechat.testing import DEFAULT_ORIGINAL_ID, DEFAULT_USER
 
 from .conftest import (
-    ALL,
     ENCRYPTED,
     ENCRYPTED_XML,
     PLAIN,
