@@ -37,6 +37,7 @@ from flask_wechat.sandbox import SANDBOX_APP_ID, Sandbox
 from flask_wechat.tasks import InlineRunner, Task
 from flask_wechat.testing import DEFAULT_ORIGINAL_ID, DEFAULT_USER, Recorder, WeChatTestClient
 
+from ..helpers import stringify
 from ..rejections import assert_refused
 
 Fields = dict[str, t.Any]
@@ -65,14 +66,6 @@ class Mini(t.NamedTuple):
     def expected_raw(self, sent: Fields) -> Fields:
         """``message.raw`` for ``sent``: JSON keeps its types, XML makes every leaf a string."""
         return sent if self.fmt == "json" else stringify(sent)
-
-
-def stringify(value: t.Any) -> t.Any:
-    if isinstance(value, dict):
-        return {key: stringify(inner) for key, inner in value.items()}
-    if isinstance(value, list):
-        return [stringify(item) for item in value]
-    return str(value)
 
 
 def make_mini(sandbox: Sandbox, fmt: str = "xml", mode: str = "plain", **config: t.Any) -> Mini:
@@ -144,100 +137,6 @@ def test_url_verification_with_a_wrong_signature_is_refused(mini: Mini) -> None:
 
 # == messages and events reach handlers =================================================
 
-MINI_PAGE: Fields = {
-    "Title": "小程序卡片标题",
-    "AppId": "wxminiapp000000001",
-    "PagePath": "pages/index/index?from=card&id=42",
-    "ThumbUrl": "http://mmbiz.qpic.cn/thumb.jpg",
-    "ThumbMediaId": "thumb-media-id",
-}
-
-MESSAGE_CASES: list[tuple[str, Fields, Fields]] = [
-    # (MsgType, fields WeChat sends, attributes the handler reads)
-    ("text", {"Content": "你好 mini ]]> 😀"}, {"content": "你好 mini ]]> 😀", "media_id": None}),
-    (
-        "image",
-        {"PicUrl": "http://mmbiz.qpic.cn/user-photo.jpg", "MediaId": "user-image-media"},
-        {
-            "pic_url": "http://mmbiz.qpic.cn/user-photo.jpg",
-            "media_id": "user-image-media",
-            "content": None,
-        },
-    ),
-    (
-        "miniprogrampage",
-        MINI_PAGE,
-        {
-            "title": MINI_PAGE["Title"],
-            "app_id": MINI_PAGE["AppId"],
-            "page_path": MINI_PAGE["PagePath"],
-            "thumb_url": MINI_PAGE["ThumbUrl"],
-            "thumb_media_id": MINI_PAGE["ThumbMediaId"],
-        },
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("msg_type", "fields", "attributes"), MESSAGE_CASES, ids=[case[0] for case in MESSAGE_CASES]
-)
-def test_message_reaches_its_handler(
-    mini: Mini, msg_type: str, fields: Fields, attributes: Fields
-) -> None:
-    seen: list[Message] = []
-
-    @mini.wechat.on(msg_type)
-    def handle(message: Message) -> TextReply:
-        seen.append(message)
-        return TextReply(f"got {message.type}")
-
-    mini.wechat.on()(lambda message: "the default handler must not answer")
-
-    sent = mini.client.message(msg_type, **fields)
-    result = mini.client.send(sent)
-
-    assert result.status_code == 200
-    assert result.text == "success"
-    assert result.reply is None
-    [message] = seen
-    assert message.type == msg_type
-    assert message.dispatch_name == msg_type
-    assert message.event is None
-    assert message.is_event is False
-    assert message.source == DEFAULT_USER
-    assert message.target == DEFAULT_ORIGINAL_ID
-    assert message.create_time == sent["CreateTime"]
-    assert message.id == sent["MsgId"]
-    assert message.account == "default"
-    for name, value in attributes.items():
-        assert getattr(message, name) == value, name
-    assert message.raw == mini.expected_raw(sent)
-    assert mini.sandbox.sent == [text_sent(f"got {msg_type}")]
-
-
-def test_user_enter_tempsession_event(mini: Mini) -> None:
-    seen: list[Message] = []
-
-    @mini.wechat.on("user_enter_tempsession")
-    def welcome(message: Message) -> str:
-        seen.append(message)
-        return "欢迎进入客服会话"
-
-    sent = mini.client.event_message("user_enter_tempsession", SessionFrom="game-level-3")
-    result = mini.client.send(sent)
-
-    assert (result.status_code, result.text) == (200, "success")
-    [message] = seen
-    assert message.type == "event"
-    assert message.is_event is True
-    assert message.event == "user_enter_tempsession"
-    assert message.dispatch_name == "user_enter_tempsession"
-    assert message.session_from == "game-level-3"
-    assert message.source == DEFAULT_USER
-    assert message.id is None
-    assert message.raw == mini.expected_raw(sent)
-    assert mini.sandbox.sent == [text_sent("欢迎进入客服会话")]
-
 
 def test_the_event_signal_fires(mini: Mini) -> None:
     received, typed = Recorder(), Recorder()
@@ -251,55 +150,6 @@ def test_the_event_signal_fires(mini: Mini) -> None:
     assert call["message"].session_from == "from-signal"
     assert call["account"] == "default"
     assert [c["message"].dispatch_name for c in received.calls] == ["user_enter_tempsession"]
-
-
-def test_an_unknown_msgtype_reaches_the_default_handler(mini: Mini) -> None:
-    seen: list[Message] = []
-
-    @mini.wechat.on()
-    def anything(message: Message) -> str:
-        seen.append(message)
-        return f"default took {message.dispatch_name}"
-
-    mini.wechat.on("text")(lambda message: "the text handler must not answer")
-
-    sent = mini.client.message("hologram", Beam="blue", Intensity="11")
-    result = mini.client.send(sent)
-
-    assert (result.status_code, result.text) == (200, "success")
-    [message] = seen
-    assert message.type == "hologram"
-    assert message.dispatch_name == "hologram"
-    assert message.beam == "blue"
-    assert message.intensity == "11"
-    assert message.raw == mini.expected_raw(sent)
-    with pytest.raises(AttributeError):
-        _ = message.field_nobody_sent
-    assert mini.sandbox.sent == [text_sent("default took hologram")]
-
-
-def test_an_unknown_msgtype_reaches_a_handler_named_for_it(mini: Mini) -> None:
-    mini.wechat.on()(lambda message: "the default must not answer")
-    mini.wechat.on("hologram")(lambda message: f"named {message.beam}")
-    assert mini.client.send(mini.client.message("hologram", Beam="red")).text == "success"
-    assert mini.sandbox.sent == [text_sent("named red")]
-
-
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_compatible_mode_trusts_the_encrypted_copy(sandbox: Sandbox, fmt: str) -> None:
-    mini = make_mini(sandbox, fmt, "compatible")
-    seen: list[str] = []
-
-    @mini.wechat.on("text")
-    def handle(message: Message) -> None:
-        seen.append(message.content)
-
-    body, query = mini.client.encode(mini.client.message("text", Content="genuine"))
-    forged = body.replace(b"genuine", b"forged!")
-    assert forged != body
-    response = mini.client.post(forged, query)
-    assert (response.status_code, response.get_data()) == (200, b"success")
-    assert seen == ["genuine"]
 
 
 # == replies go out through the customer-service API =====================================

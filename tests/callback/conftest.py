@@ -24,10 +24,17 @@ from flask_wechat import Message, WeChat, signals
 from flask_wechat.config import Account
 from flask_wechat.crypto import MessageCrypto, sign
 from flask_wechat.parsing import parse_xml, to_xml
-from flask_wechat.sandbox import Sandbox
+from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_CORP_ID, Sandbox
 from flask_wechat.tasks import InlineRunner
-from flask_wechat.testing import DEFAULT_USER, CallbackResult, Recorder, WeChatTestClient
+from flask_wechat.testing import (
+    DEFAULT_ORIGINAL_ID,
+    DEFAULT_USER,
+    CallbackResult,
+    Recorder,
+    WeChatTestClient,
+)
 
+from ..helpers import stringify
 from ..rejections import assert_refused
 
 TOKEN = "shared-pipeline-token"
@@ -144,6 +151,28 @@ class Platform:
         query["msg_signature"] = sign(TOKEN, query["timestamp"], query["nonce"], encrypt)
         return self.serialise(envelope), query
 
+    def expected_raw(self, sent: Fields) -> Fields:
+        """``message.raw`` for ``sent``: JSON keeps its types, XML makes every leaf a string."""
+        return sent if self.fmt == "json" else t.cast(Fields, stringify(sent))
+
+    def assert_reply(self, result: CallbackResult, sent: Fields, content: str) -> None:
+        """The user got the text reply ``content`` to ``sent``: answered passively
+        (in the request's mode, addressed back), or sent through the API."""
+        assert result.status_code == 200
+        if self.passive:
+            assert result.encrypted is self.encrypted
+            assert result.msg_type == "text"
+            assert result.content == content
+            assert result.reply is not None
+            assert result.reply["ToUserName"] == sent["FromUserName"] == self.client.user
+            assert result.reply["FromUserName"] == sent["ToUserName"]
+            assert result.reply["CreateTime"].isdigit()
+            assert self.sandbox.sent == []
+        else:
+            assert result.text == "success"
+            assert result.reply is None
+            assert self.sandbox.sent == [text_sent(self, content)]
+
     def plaintext(self, fields: t.Mapping[str, t.Any]) -> bytes:
         """The plaintext a message's ``Encrypt`` carries."""
         return self.serialise(fields)
@@ -229,3 +258,18 @@ def platform(request: pytest.FixtureRequest, sandbox: Sandbox) -> Iterator[Platf
         signals.request_rejected.connected_to(platform.rejected, platform.app),
     ):
         yield platform
+
+
+# The ToUserName WeChat puts on what it pushes to each kind of account.
+TARGETS = {"mp": DEFAULT_ORIGINAL_ID, "miniprogram": DEFAULT_ORIGINAL_ID, "work": SANDBOX_CORP_ID}
+
+
+def text_sent(platform: Platform, content: str) -> dict[str, t.Any]:
+    """A text customer-service message to the platform's user, as the sandbox records it."""
+    return {
+        "touser": platform.client.user,
+        "msgtype": "text",
+        "text": {"content": content},
+        "kind": "custom",
+        "app_id": SANDBOX_APP_ID,
+    }
