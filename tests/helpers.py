@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import typing as t
 
+from flask_wechat import Message
+from flask_wechat.sandbox import SANDBOX_APP_ID
+from flask_wechat.testing import DEFAULT_USER
+
 
 def stringify(value: t.Any) -> t.Any:
     """What sent fields look like after the XML round trip: every leaf a string."""
@@ -12,3 +16,25 @@ def stringify(value: t.Any) -> t.Any:
     if isinstance(value, list):
         return [stringify(item) for item in value]
     return str(value)
+
+
+def custom_text(content: str, user: str = DEFAULT_USER) -> dict[str, t.Any]:
+    """A text customer-service message as the sandbox records it."""
+    return {
+        "touser": user,
+        "msgtype": "text",
+        "text": {"content": content},
+        "kind": "custom",
+        "app_id": SANDBOX_APP_ID,
+    }
+
+
+class Counter:
+    """A handler that answers which call it is."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    def __call__(self, message: Message) -> str:
+        self.messages.append(message)
+        return f"call {len(self.messages)}"

@@ -21,10 +21,11 @@ from Crypto.Cipher import AES
 from flask import Flask
 
 from flask_wechat import Message, WeChat, signals
+from flask_wechat.blueprints import PLATFORMS
 from flask_wechat.config import Account
 from flask_wechat.crypto import MessageCrypto, sign
 from flask_wechat.parsing import parse_xml, to_xml
-from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_CORP_ID, Sandbox
+from flask_wechat.sandbox import SANDBOX_CORP_ID, Sandbox
 from flask_wechat.tasks import InlineRunner
 from flask_wechat.testing import (
     DEFAULT_ORIGINAL_ID,
@@ -34,7 +35,7 @@ from flask_wechat.testing import (
     WeChatTestClient,
 )
 
-from ..helpers import stringify
+from ..helpers import custom_text, stringify
 from ..rejections import assert_refused
 
 TOKEN = "shared-pipeline-token"
@@ -73,6 +74,12 @@ ENCRYPTED = variants(lambda kind, fmt, mode: mode == "safe")
 XML = variants(lambda kind, fmt, mode: fmt == "xml")
 PLAIN_XML = variants(lambda kind, fmt, mode: fmt == "xml" and mode == "plain")
 ENCRYPTED_XML = variants(lambda kind, fmt, mode: fmt == "xml" and mode == "safe")
+JSON = variants(lambda kind, fmt, mode: fmt == "json")
+PLAIN_JSON = variants(lambda kind, fmt, mode: fmt == "json" and mode == "plain")
+ENCRYPTED_JSON = variants(lambda kind, fmt, mode: fmt == "json" and mode == "safe")
+# Accounts that take nothing but ciphertext, and verify the URL with an encrypted echostr.
+ALWAYS_ENCRYPTED = variants(lambda kind, fmt, mode: PLATFORMS[kind].always_encrypted)
+ENCRYPTED_ECHOSTR = ALWAYS_ENCRYPTED
 
 
 @dataclass
@@ -266,10 +273,4 @@ TARGETS = {"mp": DEFAULT_ORIGINAL_ID, "miniprogram": DEFAULT_ORIGINAL_ID, "work"
 
 def text_sent(platform: Platform, content: str) -> dict[str, t.Any]:
     """A text customer-service message to the platform's user, as the sandbox records it."""
-    return {
-        "touser": platform.client.user,
-        "msgtype": "text",
-        "text": {"content": content},
-        "kind": "custom",
-        "app_id": SANDBOX_APP_ID,
-    }
+    return custom_text(content, platform.client.user)

@@ -9,18 +9,8 @@ from flask_wechat import Message, signals
 from flask_wechat.sandbox import Sandbox
 from flask_wechat.testing import Recorder
 
+from ..helpers import Counter
 from .conftest import SEND_PATH, Fields, Platform, make_platform
-
-
-class Counter:
-    """A handler that answers which call it is."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    def __call__(self, message: Message) -> str:
-        self.messages.append(message)
-        return f"call {len(self.messages)}"
 
 
 def test_a_retried_message_runs_once_and_gets_the_same_reply(platform: Platform) -> None:

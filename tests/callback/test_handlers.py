@@ -12,7 +12,7 @@ import pytest
 from flask_wechat import Message, TextReply, signals
 from flask_wechat.testing import Recorder, WeChatTestClient
 
-from .conftest import AES_KEY, SEND_PATH, TOKEN, Platform, wrongly_padded
+from .conftest import AES_KEY, SEND_PATH, TOKEN, Platform, text_sent, wrongly_padded
 
 
 def test_a_failing_handler_answers_success(
@@ -94,7 +94,7 @@ def test_a_text_reply_reaches_the_user(bare_platform: Platform, returned: object
         assert result.reply["ToUserName"] == platform.client.user
     else:
         assert platform.sandbox.count(SEND_PATH) == 1
-        assert platform.sandbox.sent[0]["touser"] == platform.client.user
+        assert platform.sandbox.sent == [text_sent(platform, "a reply")]
 
 
 def test_secrets_never_reach_the_log(

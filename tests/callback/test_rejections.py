@@ -10,16 +10,21 @@ from pathlib import Path
 import pytest
 
 from flask_wechat.crypto import sign
+from flask_wechat.parsing import to_xml
 from flask_wechat.sandbox import SANDBOX_APP_ID
 from flask_wechat.testing import DEFAULT_ORIGINAL_ID, DEFAULT_USER
 
 from .conftest import (
+    ALWAYS_ENCRYPTED,
     ENCRYPTED,
+    ENCRYPTED_JSON,
     ENCRYPTED_XML,
     PLAIN,
+    PLAIN_JSON,
     PLAIN_XML,
     TOKEN,
     XML,
+    Fields,
     Platform,
     wrongly_padded,
 )
@@ -273,3 +278,113 @@ def test_rejects_an_encrypted_request_to_an_account_without_aes_key(platform: Pl
     body, query = platform.sealed_request(plaintext)
     response = platform.client.post(body, query)
     platform.assert_rejected(response, 400, "EncodingAESKey")
+
+
+# == accounts that take only ciphertext ==================================================
+
+
+@pytest.mark.parametrize("platform", ALWAYS_ENCRYPTED, indirect=True)
+def test_a_plain_signature_instead_of_msg_signature_is_refused(platform: Platform) -> None:
+    """A plaintext-mode ``signature`` instead of ``msg_signature``."""
+    body, query = platform.good_request()
+    del query["msg_signature"]
+    query["signature"] = sign(TOKEN, query["timestamp"], query["nonce"])
+    response = platform.client.post(body, query)
+    platform.assert_rejected(response, 403, "signature")
+
+
+@pytest.mark.parametrize("platform", ALWAYS_ENCRYPTED, indirect=True)
+def test_a_plaintext_post_is_refused(platform: Platform) -> None:
+    """A signed plaintext message must not get through to an account that is never sent one."""
+    fields = platform.client.message("text", Content="unencrypted")
+    ts, nonce = str(int(time.time())), "plain-nonce"
+    query = {
+        "signature": sign(TOKEN, ts, nonce),
+        "msg_signature": sign(TOKEN, ts, nonce),
+        "timestamp": ts,
+        "nonce": nonce,
+    }
+    response = platform.client.post(platform.serialise(fields), query)
+    platform.assert_rejected(response, None, "Encrypt", "encrypted")
+
+
+# == JSON accounts =======================================================================
+
+
+@pytest.mark.parametrize("platform", PLAIN_JSON, indirect=True)
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"ToUserName": "gh_0123456789ab", "MsgType": ',
+        b"{'ToUserName': 'single quotes'}",
+        b'{"MsgType": "text",}',
+        b"\xff\xfe\xfa not even text",
+    ],
+    ids=["truncated", "single-quotes", "trailing-comma", "binary"],
+)
+def test_rejects_malformed_json(platform: Platform, body: bytes) -> None:
+    _body, query = platform.good_request()
+    response = platform.client.post(body, query)
+    platform.assert_rejected(response, 400, "json")
+
+
+@pytest.mark.parametrize("platform", PLAIN_JSON, indirect=True)
+@pytest.mark.parametrize(
+    "body",
+    [b"[]", b'[{"MsgType": "text", "FromUserName": "u"}]', b'"text"', b"42", b"null"],
+    ids=["empty-array", "array-of-message", "string", "number", "null"],
+)
+def test_rejects_a_json_value_that_is_not_an_object(platform: Platform, body: bytes) -> None:
+    _body, query = platform.good_request()
+    response = platform.client.post(body, query)
+    platform.assert_rejected(response, 400, "object", "json")
+
+
+@pytest.mark.parametrize("platform", PLAIN_JSON, indirect=True)
+def test_rejects_an_xml_body_to_a_json_account(platform: Platform) -> None:
+    client = platform.client
+    fields = client.message("text", Content="hello")
+    _body, query = client.encode(fields)
+    response = client.post(to_xml(fields).encode(), query)
+    platform.assert_rejected(response, 400, "json")
+
+
+@pytest.mark.parametrize("platform", ENCRYPTED_JSON, indirect=True)
+def test_rejects_an_xml_envelope_to_a_json_account_in_safe_mode(platform: Platform) -> None:
+    body, query = platform.good_request()
+    encrypt = json.loads(body)["Encrypt"]
+    xml_envelope = (
+        f"<xml><ToUserName><![CDATA[{DEFAULT_ORIGINAL_ID}]]></ToUserName>"
+        f"<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+    )
+    response = platform.client.post(xml_envelope, query)
+    platform.assert_rejected(response, 400, "json")
+
+
+@pytest.mark.parametrize("platform", ENCRYPTED_JSON, indirect=True)
+@pytest.mark.parametrize(
+    "inner", [b"[1, 2, 3]", b"{not json", b"<xml><MsgType>text</MsgType></xml>"]
+)
+def test_rejects_an_encrypted_payload_that_is_not_a_json_object(
+    platform: Platform, inner: bytes
+) -> None:
+    body, query = platform.sealed_request(inner)
+    response = platform.client.post(body, query)
+    platform.assert_rejected(response, 400, "json", "object")
+
+
+@pytest.mark.parametrize("platform", PLAIN_JSON, indirect=True)
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"ToUserName": "gh", "FromUserName": "u", "CreateTime": 1},
+        {"ToUserName": "gh", "FromUserName": ["u"], "CreateTime": 1, "MsgType": "text"},
+        {"ToUserName": "gh", "FromUserName": "u", "CreateTime": 1, "MsgType": {"x": "text"}},
+        {"ToUserName": "gh", "FromUserName": "u", "CreateTime": "yesterday", "MsgType": "text"},
+    ],
+    ids=["no-msgtype", "sender-list", "msgtype-object", "bad-createtime"],
+)
+def test_rejects_a_json_object_that_is_not_a_message(platform: Platform, fields: Fields) -> None:
+    _body, query = platform.good_request()
+    response = platform.client.post(json.dumps(fields), query)
+    platform.assert_rejected(response, 400, "MsgType", "FromUserName", "CreateTime")

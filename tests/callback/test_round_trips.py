@@ -9,9 +9,11 @@ import pytest
 from flask_wechat import Message, TextReply
 
 from .cases import EVENT_CASES, MESSAGE_CASES, Fields
-from .conftest import TARGETS, VARIANTS, WORK_AGENT_ID, Platform, variants
+from .conftest import SEND_PATH, TARGETS, VARIANTS, WORK_AGENT_ID, Platform, text_sent, variants
 
 SURVIVING_TEXTS = [
+    pytest.param("plain words", id="plain"),
+    pytest.param('{"json": "inside", "q": "\\""}', id="json-like"),
     pytest.param("]]>", id="cdata-end"),
     pytest.param("a]]>b]]>]]>c", id="cdata-ends"),
     pytest.param("emoji 😀👍🏽🇨🇳", id="emoji"),
@@ -40,6 +42,10 @@ def test_any_text_survives_the_round_trip(bare_platform: Platform, text: str) ->
     result = platform.client.text(text)
     assert seen == [text]
     assert platform.reply_of(result) == text
+    if not platform.passive:
+        assert result.encrypted is False
+        assert platform.sandbox.sent == [text_sent(platform, text)]
+        assert platform.sandbox.count(SEND_PATH) == 1
 
 
 def by_platform(cases: dict[str, list[t.Any]]) -> list[t.Any]:

@@ -3,11 +3,8 @@ the agent_id filter, and encrypted passive replies."""
 
 from __future__ import annotations
 
-import secrets
-import time
 import typing as t
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,14 +19,11 @@ from flask_wechat import (
     VoiceReply,
     signals,
 )
-from flask_wechat.crypto import MessageCrypto, sign
-from flask_wechat.parsing import to_xml
 from flask_wechat.sandbox import SANDBOX_CORP_ID
 from flask_wechat.testing import Recorder, WeChatTestClient
 
 from ...helpers import stringify
-from ...rejections import assert_refused
-from .conftest import AES_KEY, AGENT_ID, TOKEN, USER, Work, answering
+from .conftest import AGENT_ID, USER, Work, answering
 
 Fields = dict[str, t.Any]
 
@@ -51,160 +45,6 @@ def assert_encrypted_reply_to(work: Work, response: t.Any, user: str = USER) -> 
     assert reply["FromUserName"] == SANDBOX_CORP_ID
     assert reply["CreateTime"].isdigit()
     return reply
-
-
-# == configuration ======================================================================
-
-
-class Guarded(t.NamedTuple):
-    """A WeCom app whose handlers and signals record everything that reaches them."""
-
-    work: Work
-    handled: list[Message]
-    received: Recorder
-    rejected: Recorder
-
-    @property
-    def client(self) -> WeChatTestClient:
-        return self.work.client
-
-    def good_post(self) -> tuple[bytes, dict[str, str]]:
-        return self.client.encode(self.client.message("text", Content="hello"))
-
-    def assert_rejected(self, response: t.Any, *keywords: str, status: int | None = None) -> str:
-        return assert_refused(
-            response,
-            status,
-            keywords,
-            app=self.work.app,
-            account="default",
-            rejected=self.rejected,
-            handled=self.handled,
-            received=self.received,
-        )
-
-
-@pytest.fixture
-def guarded(work: Work) -> Iterator[Guarded]:
-    handled: list[Message] = []
-
-    @work.wechat.on()
-    @work.wechat.on("text")
-    def record(message: Message) -> str:
-        handled.append(message)
-        return "a handler ran"
-
-    received, rejected = Recorder(), Recorder()
-    with (
-        signals.message_received.connected_to(received, work.app),
-        signals.request_rejected.connected_to(rejected, work.app),
-    ):
-        yield Guarded(work, handled, received, rejected)
-
-
-def verify_query(crypto: MessageCrypto, plaintext: str = "echo-me") -> dict[str, str]:
-    """A correct WeCom verification query for ``plaintext`` sealed by ``crypto``."""
-    ts, nonce = str(int(time.time())), "v" + secrets.token_hex(4)
-    echostr = crypto.encrypt_raw(plaintext)
-    return {
-        "msg_signature": sign(crypto.token, ts, nonce, echostr),
-        "timestamp": ts,
-        "nonce": nonce,
-        "echostr": echostr,
-    }
-
-
-def test_guard_lets_good_requests_through(guarded: Guarded) -> None:
-    """The control for every rejection below: the same app with nothing wrong."""
-    crypto = guarded.client.crypto
-    assert crypto is not None
-    get = guarded.work.app.test_client().get("/wechat", query_string=verify_query(crypto))
-    assert (get.status_code, get.get_data(as_text=True)) == (200, "echo-me")
-    result = guarded.client.text("hello")
-    assert result.content == "a handler ran"
-    assert [m.content for m in guarded.handled] == ["hello"]
-    assert guarded.rejected.calls == []
-
-
-@pytest.mark.parametrize(
-    "tamper", ["zeros", "missing", "other-echostr", "without-echostr", "wrong-token"]
-)
-def test_get_with_a_bad_msg_signature_is_refused(guarded: Guarded, tamper: str) -> None:
-    crypto = guarded.client.crypto
-    assert crypto is not None
-    query = verify_query(crypto, "do-not-leak")
-    ts, nonce = query["timestamp"], query["nonce"]
-    if tamper == "zeros":
-        query["msg_signature"] = "0" * 40
-    elif tamper == "missing":
-        del query["msg_signature"]
-    elif tamper == "other-echostr":
-        query["msg_signature"] = sign(TOKEN, ts, nonce, crypto.encrypt_raw("do-not-leak"))
-    elif tamper == "without-echostr":  # an Official Account's signature, not WeCom's
-        query["msg_signature"] = sign(TOKEN, ts, nonce)
-    else:
-        query["msg_signature"] = sign("not-the-token", ts, nonce, query["echostr"])
-    response = guarded.work.app.test_client().get("/wechat", query_string=query)
-    reason = guarded.assert_rejected(response, "signature", status=403)
-    assert "do-not-leak" not in reason
-
-
-@pytest.mark.parametrize("echostr", [None, ""], ids=["absent", "empty"])
-def test_get_without_echostr_is_refused(guarded: Guarded, echostr: str | None) -> None:
-    ts, nonce = str(int(time.time())), "nonce"
-    query = {"msg_signature": sign(TOKEN, ts, nonce, ""), "timestamp": ts, "nonce": nonce}
-    if echostr is not None:
-        query["echostr"] = echostr
-    response = guarded.work.app.test_client().get("/wechat", query_string=query)
-    guarded.assert_rejected(response, "echostr")
-
-
-def test_get_with_an_echostr_for_another_corp_is_refused(guarded: Guarded) -> None:
-    other = MessageCrypto(TOKEN, AES_KEY, "wwANOTHERCORP00001")
-    response = guarded.work.app.test_client().get(
-        "/wechat", query_string=verify_query(other, "secret-echo")
-    )
-    reason = guarded.assert_rejected(response, "AppID", "CorpID", status=403)
-    assert "secret-echo" not in reason
-
-
-def test_get_with_a_stale_timestamp_is_refused(guarded: Guarded) -> None:
-    crypto = guarded.client.crypto
-    assert crypto is not None
-    ts, nonce = str(int(time.time()) - 3600), "nonce"
-    echostr = crypto.encrypt_raw("too-old")
-    query = {
-        "msg_signature": sign(TOKEN, ts, nonce, echostr),
-        "timestamp": ts,
-        "nonce": nonce,
-        "echostr": echostr,
-    }
-    response = guarded.work.app.test_client().get("/wechat", query_string=query)
-    guarded.assert_rejected(response, "timestamp", status=403)
-
-
-def test_post_with_an_official_account_signature_is_refused(guarded: Guarded) -> None:
-    """A plaintext-mode ``signature`` instead of ``msg_signature`` (the other tampers are
-    in tests/test_callback.py)."""
-    body, query = guarded.good_post()
-    del query["msg_signature"]
-    query["signature"] = sign(TOKEN, query["timestamp"], query["nonce"])
-    response = guarded.client.post(body, query)
-    guarded.assert_rejected(response, "signature", status=403)
-
-
-def test_a_plaintext_post_is_refused(guarded: Guarded) -> None:
-    """WeCom never sends plaintext; a signed plaintext message must not get through."""
-    fields = guarded.client.message("text", Content="unencrypted")
-    ts, nonce = str(int(time.time())), "plain-nonce"
-    query = {
-        "signature": sign(TOKEN, ts, nonce),
-        "msg_signature": sign(TOKEN, ts, nonce),
-        "timestamp": ts,
-        "nonce": nonce,
-    }
-    response = guarded.client.post(to_xml(fields).encode(), query)
-    guarded.assert_rejected(response, "Encrypt", "encrypted")
 
 
 # == events only WeCom sends ================================================================
