@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import typing as t
 
-from flask_wechat import Message
-from flask_wechat.sandbox import SANDBOX_APP_ID
+from flask import Flask
+
+from flask_wechat import Message, WeChat
+from flask_wechat.sandbox import SANDBOX_APP_ID, Sandbox
+from flask_wechat.tasks import TaskRunner
 from flask_wechat.testing import DEFAULT_USER
 
 
@@ -38,3 +41,20 @@ class Counter:
     def __call__(self, message: Message) -> str:
         self.messages.append(message)
         return f"call {len(self.messages)}"
+
+
+def sandbox_app(
+    sandbox: Sandbox,
+    kind: str,
+    *,
+    token: str | None,
+    aes_key: str | None = None,
+    task_runner: TaskRunner | None = None,
+    **config: t.Any,
+) -> tuple[Flask, WeChat]:
+    """An app with flask_wechat for the sandbox's account of ``kind``, plus ``config``."""
+    app = Flask(f"{kind}_sandbox_app")
+    app.config.update(sandbox.flask_config(kind))
+    app.config.update(TESTING=True, WECHAT_TOKEN=token, WECHAT_ENCODING_AES_KEY=aes_key)
+    app.config.update(config)
+    return app, WeChat(app, task_runner=task_runner)

@@ -36,6 +36,7 @@ from flask_wechat.tasks import (
 from flask_wechat.testing import Recorder
 
 from .conftest import _free_port
+from .helpers import sandbox_app
 
 PROBE_PATH = "/cgi-bin/tags/get"
 
@@ -103,9 +104,7 @@ def test_an_unknown_task_name_is_a_permanent_failure() -> None:
 
 
 def test_the_extension_registers_its_own_tasks(sandbox: Sandbox) -> None:
-    app = Flask("tasks_app")
-    app.config.update(sandbox.flask_config("mp"), WECHAT_CALLBACK_URL=None)
-    WeChat(app)
+    app, _wechat = sandbox_app(sandbox, "mp", token=None, WECHAT_CALLBACK_URL=None)
     registry = app.extensions["wechat"].tasks
     assert all(name in registry for name in (SEND_REPLY, RELAY_TO_PLATFORM, RELAY_TO_USER))
     assert "probe" not in registry
@@ -162,9 +161,9 @@ class Probe:
 
 
 def probe_app(sandbox: Sandbox, probe: Probe, **runner: t.Any) -> tuple[Flask, WeChat]:
-    app = Flask("tasks_probe_app")
-    app.config.update(sandbox.flask_config("mp"), TESTING=True, WECHAT_CALLBACK_URL=None)
-    wechat = WeChat(app, task_runner=InlineRunner(**runner))
+    app, wechat = sandbox_app(
+        sandbox, "mp", token=None, task_runner=InlineRunner(**runner), WECHAT_CALLBACK_URL=None
+    )
     app.extensions["wechat"].tasks.register("probe", probe)
     return app, wechat
 

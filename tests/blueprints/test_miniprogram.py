@@ -30,7 +30,7 @@ from flask_wechat.sandbox import SANDBOX_APP_ID, Sandbox
 from flask_wechat.tasks import InlineRunner, Task
 from flask_wechat.testing import DEFAULT_ORIGINAL_ID, DEFAULT_USER, Recorder, WeChatTestClient
 
-from ..helpers import custom_text, stringify
+from ..helpers import custom_text, sandbox_app, stringify
 
 Fields = dict[str, t.Any]
 
@@ -61,16 +61,15 @@ class Mini(t.NamedTuple):
 
 
 def make_mini(sandbox: Sandbox, fmt: str = "xml", mode: str = "plain", **config: t.Any) -> Mini:
-    app = Flask("mini_program_test_app")
-    app.config.update(sandbox.flask_config("miniprogram"))
-    app.config.update(
-        TESTING=True,
-        WECHAT_TOKEN=TOKEN,
-        WECHAT_ENCODING_AES_KEY=None if mode == "plain" else AES_KEY,
+    app, wechat = sandbox_app(
+        sandbox,
+        "miniprogram",
+        token=TOKEN,
+        aes_key=None if mode == "plain" else AES_KEY,
+        task_runner=InlineRunner(attempts=2, backoff=0.01),
         WECHAT_FORMAT=fmt,
+        **config,
     )
-    app.config.update(config)
-    wechat = WeChat(app, task_runner=InlineRunner(attempts=2, backoff=0.01))
     return Mini(app, wechat, WeChatTestClient(app, mode=mode), sandbox, fmt, mode)
 
 

@@ -35,7 +35,7 @@ from flask_wechat.testing import (
     WeChatTestClient,
 )
 
-from ..helpers import custom_text, stringify
+from ..helpers import custom_text, sandbox_app, stringify
 from ..rejections import assert_refused
 
 TOKEN = "shared-pipeline-token"
@@ -222,19 +222,18 @@ def wrongly_padded(plaintext: bytes, receive_id: str, style: str) -> str:
 
 
 def make_platform(sandbox: Sandbox, kind: str, fmt: str, mode: str, **config: t.Any) -> Platform:
-    app = Flask(f"{kind}_{fmt}_{mode}_app")
-    app.config.update(sandbox.flask_config(kind))
-    app.config.update(
-        TESTING=True,
-        WECHAT_TOKEN=TOKEN,
-        WECHAT_ENCODING_AES_KEY=None if mode == "plain" else AES_KEY,
-    )
     if kind == "miniprogram":
-        app.config["WECHAT_FORMAT"] = fmt
+        config.setdefault("WECHAT_FORMAT", fmt)
     if kind == "work":
-        app.config["WECHAT_AGENT_ID"] = WORK_AGENT_ID
-    app.config.update(config)
-    wechat = WeChat(app, task_runner=InlineRunner(attempts=2, backoff=0.01))
+        config.setdefault("WECHAT_AGENT_ID", WORK_AGENT_ID)
+    app, wechat = sandbox_app(
+        sandbox,
+        kind,
+        token=TOKEN,
+        aes_key=None if mode == "plain" else AES_KEY,
+        task_runner=InlineRunner(attempts=2, backoff=0.01),
+        **config,
+    )
     user = WORK_USER if kind == "work" else DEFAULT_USER
     client = WeChatTestClient(app, mode=mode, user=user)
     return Platform(kind, fmt, mode, app, wechat, client, sandbox)

@@ -20,6 +20,8 @@ from flask_wechat import (
 from flask_wechat.sandbox import Sandbox
 from flask_wechat.testing import WeChatTestClient
 
+from ...helpers import sandbox_app
+
 TOKEN = "wecom-callback-token"
 # 43 characters, as the WeCom admin console generates an EncodingAESKey.
 AES_KEY = "abcdefghijABCDEFGHIJ0123456789klmnopqrstuvw"
@@ -46,16 +48,9 @@ class Work(t.NamedTuple):
 
 
 def make_work(sandbox: Sandbox, **config: t.Any) -> Work:
-    app = Flask("wecom_test_app")
-    app.config.update(sandbox.flask_config("work"))
-    app.config.update(
-        TESTING=True,
-        WECHAT_TOKEN=TOKEN,
-        WECHAT_ENCODING_AES_KEY=AES_KEY,
-        WECHAT_AGENT_ID=AGENT_ID,
+    app, wechat = sandbox_app(
+        sandbox, "work", token=TOKEN, aes_key=AES_KEY, **{"WECHAT_AGENT_ID": AGENT_ID, **config}
     )
-    app.config.update(config)
-    wechat = WeChat(app)
     return Work(app, wechat, WeChatTestClient(app, user=USER))
 
 
