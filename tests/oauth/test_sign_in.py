@@ -15,9 +15,6 @@ from flask_wechat.oauth import (
 )
 from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_OPENID, Sandbox
 
-if t.TYPE_CHECKING:
-    pass
-
 from .conftest import (
     AUTHORIZED_PATH,
     EXCHANGE_PATH,

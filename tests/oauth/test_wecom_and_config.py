@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import typing as t
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -11,9 +10,6 @@ from flask import Flask
 
 from flask_wechat import APIError, ConfigError, WeChat, signals
 from flask_wechat.sandbox import SANDBOX_CORP_ID, SANDBOX_OPENID, Sandbox
-
-if t.TYPE_CHECKING:
-    pass
 
 from .conftest import (
     AUTHORIZED_PATH,
