@@ -16,31 +16,18 @@ from flask_wechat import (
     Article,
     ImageReply,
     Message,
-    MusicReply,
     NewsReply,
-    Reply,
-    TextReply,
-    TransferCustomerServiceReply,
-    VideoReply,
-    VoiceReply,
     WeChat,
 )
 from flask_wechat.crypto import sign
 from flask_wechat.testing import WeChatTestClient
 
+from ..callback.cases import ARTICLES
 from ..conftest import AES_KEY, TOKEN, AppFactory
 from ..helpers import Counter
 
 ModeClient = tuple[WeChat, WeChatTestClient]
 Fields = dict[str, t.Any]
-
-ENVELOPE = ("ToUserName", "FromUserName", "CreateTime")
-
-
-def reply_payload(reply: Fields | None) -> Fields:
-    """A reply's fields without the envelope every reply carries."""
-    assert reply is not None
-    return {key: value for key, value in reply.items() if key not in ENVELOPE}
 
 
 def assert_addressed_back(reply: Fields | None, client: WeChatTestClient) -> None:
@@ -65,90 +52,6 @@ def test_url_verification_with_a_superscript_timestamp_is_refused(
 
 
 # == replies ============================================================================
-
-ARTICLES = [
-    Article(
-        f"标题 {i}", f"描述 {i}", f"https://img.example.com/{i}.jpg", f"https://example.com/{i}"
-    )
-    for i in range(8)
-]
-
-REPLY_CASES: list[tuple[str, Reply | str, Fields]] = [
-    # (id, what the handler returns, the reply fields besides the envelope)
-    ("text", TextReply("回复 ]]> 😀"), {"MsgType": "text", "Content": "回复 ]]> 😀"}),
-    ("str", "just a string", {"MsgType": "text", "Content": "just a string"}),
-    ("image", ImageReply("img-media"), {"MsgType": "image", "Image": {"MediaId": "img-media"}}),
-    ("voice", VoiceReply("voc-media"), {"MsgType": "voice", "Voice": {"MediaId": "voc-media"}}),
-    (
-        "video",
-        VideoReply("vid-media", title="标题", description="描述"),
-        {
-            "MsgType": "video",
-            "Video": {"MediaId": "vid-media", "Title": "标题", "Description": "描述"},
-        },
-    ),
-    (
-        "video-bare",
-        VideoReply("vid-media"),
-        {"MsgType": "video", "Video": {"MediaId": "vid-media"}},
-    ),
-    (
-        "music",
-        MusicReply("Song", "A song", "http://m.example/a.mp3", "http://m.example/a-hq.mp3", "th"),
-        {
-            "MsgType": "music",
-            "Music": {
-                "Title": "Song",
-                "Description": "A song",
-                "MusicUrl": "http://m.example/a.mp3",
-                "HQMusicUrl": "http://m.example/a-hq.mp3",
-                "ThumbMediaId": "th",
-            },
-        },
-    ),
-    (
-        "news-8",
-        NewsReply(ARTICLES),
-        {
-            "MsgType": "news",
-            "ArticleCount": "8",
-            "Articles": [
-                {"Title": a.title, "Description": a.description, "PicUrl": a.pic_url, "Url": a.url}
-                for a in ARTICLES
-            ],
-        },
-    ),
-    (
-        "transfer",
-        TransferCustomerServiceReply(),
-        {"MsgType": "transfer_customer_service"},
-    ),
-    (
-        "transfer-kf-account",
-        TransferCustomerServiceReply(kf_account="kf2001@gh_0123456789ab"),
-        {
-            "MsgType": "transfer_customer_service",
-            "TransInfo": {"KfAccount": "kf2001@gh_0123456789ab"},
-        },
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("returned", "expected"), [case[1:] for case in REPLY_CASES], ids=[c[0] for c in REPLY_CASES]
-)
-def test_reply_round_trip(
-    mode_client: ModeClient, mode: str, returned: Reply | str, expected: Fields
-) -> None:
-    wechat, client = mode_client
-    wechat.on("text")(lambda message: returned)
-    result = client.text("anything")
-    assert result.status_code == 200
-    assert result.encrypted is (mode != "plain")
-    assert reply_payload(result.reply) == expected
-    assert_addressed_back(result.reply, client)
-    # The reply is XML, encrypted or not.
-    assert result.response.mimetype in ("application/xml", "text/xml")
 
 
 @pytest.mark.parametrize("mode", ["plain", "compatible", "safe"])

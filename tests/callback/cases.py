@@ -5,6 +5,18 @@ from __future__ import annotations
 
 import typing as t
 
+from flask_wechat import (
+    Article,
+    ImageReply,
+    MusicReply,
+    NewsReply,
+    Reply,
+    TextReply,
+    TransferCustomerServiceReply,
+    VideoReply,
+    VoiceReply,
+)
+
 from ..helpers import stringify
 
 Fields = dict[str, t.Any]
@@ -403,4 +415,111 @@ EVENT_CASES: dict[str, list[tuple[str, str, str, Fields, Fields]]] = {
     "mp": MP_EVENT_CASES,
     "miniprogram": MINI_EVENT_CASES,
     "work": WORK_EVENT_CASES,
+}
+
+
+# == passive replies =====================================================================
+
+ARTICLES = [
+    Article(
+        f"标题 {i}", f"描述 {i}", f"https://img.example.com/{i}.jpg", f"https://example.com/{i}"
+    )
+    for i in range(8)
+]
+
+MP_REPLY_CASES: list[tuple[str, Reply | str, Fields]] = [
+    # (id, what the handler returns, the reply fields besides the envelope)
+    ("text", TextReply("回复 ]]> 😀"), {"MsgType": "text", "Content": "回复 ]]> 😀"}),
+    ("str", "just a string", {"MsgType": "text", "Content": "just a string"}),
+    ("image", ImageReply("img-media"), {"MsgType": "image", "Image": {"MediaId": "img-media"}}),
+    ("voice", VoiceReply("voc-media"), {"MsgType": "voice", "Voice": {"MediaId": "voc-media"}}),
+    (
+        "video",
+        VideoReply("vid-media", title="标题", description="描述"),
+        {
+            "MsgType": "video",
+            "Video": {"MediaId": "vid-media", "Title": "标题", "Description": "描述"},
+        },
+    ),
+    (
+        "video-bare",
+        VideoReply("vid-media"),
+        {"MsgType": "video", "Video": {"MediaId": "vid-media"}},
+    ),
+    (
+        "music",
+        MusicReply("Song", "A song", "http://m.example/a.mp3", "http://m.example/a-hq.mp3", "th"),
+        {
+            "MsgType": "music",
+            "Music": {
+                "Title": "Song",
+                "Description": "A song",
+                "MusicUrl": "http://m.example/a.mp3",
+                "HQMusicUrl": "http://m.example/a-hq.mp3",
+                "ThumbMediaId": "th",
+            },
+        },
+    ),
+    (
+        "news-8",
+        NewsReply(ARTICLES),
+        {
+            "MsgType": "news",
+            "ArticleCount": "8",
+            "Articles": [
+                {"Title": a.title, "Description": a.description, "PicUrl": a.pic_url, "Url": a.url}
+                for a in ARTICLES
+            ],
+        },
+    ),
+    (
+        "transfer",
+        TransferCustomerServiceReply(),
+        {"MsgType": "transfer_customer_service"},
+    ),
+    (
+        "transfer-kf-account",
+        TransferCustomerServiceReply(kf_account="kf2001@gh_0123456789ab"),
+        {
+            "MsgType": "transfer_customer_service",
+            "TransInfo": {"KfAccount": "kf2001@gh_0123456789ab"},
+        },
+    ),
+]
+
+WORK_REPLY_CASES: list[tuple[str, Reply | str, Fields]] = [
+    ("text", TextReply("已收到 ]]> 😀"), {"MsgType": "text", "Content": "已收到 ]]> 😀"}),
+    ("str", "a plain string", {"MsgType": "text", "Content": "a plain string"}),
+    ("image", ImageReply("wecom-img"), {"MsgType": "image", "Image": {"MediaId": "wecom-img"}}),
+    ("voice", VoiceReply("wecom-voc"), {"MsgType": "voice", "Voice": {"MediaId": "wecom-voc"}}),
+    (
+        "video",
+        VideoReply("wecom-vid", title="标题", description="描述"),
+        {
+            "MsgType": "video",
+            "Video": {"MediaId": "wecom-vid", "Title": "标题", "Description": "描述"},
+        },
+    ),
+    (
+        "news",
+        NewsReply([Article("公告", "内容", "https://img.example/1.png", "https://example/1")]),
+        {
+            "MsgType": "news",
+            "ArticleCount": "1",
+            "Articles": [
+                {
+                    "Title": "公告",
+                    "Description": "内容",
+                    "PicUrl": "https://img.example/1.png",
+                    "Url": "https://example/1",
+                }
+            ],
+        },
+    ),
+]
+
+# Only the platforms that answer passively: a mini program's replies go through the API.
+REPLY_CASES: dict[str, list[tuple[str, Reply | str, Fields]]] = {
+    "mp": MP_REPLY_CASES,
+    "work": WORK_REPLY_CASES,
 }

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import typing as t
+import xml.etree.ElementTree as ET
 
 import pytest
 
-from flask_wechat import Message, TextReply
+from flask_wechat import Message, Reply, TextReply
 
-from .cases import EVENT_CASES, MESSAGE_CASES, Fields
+from .cases import EVENT_CASES, MESSAGE_CASES, REPLY_CASES, Fields
 from .conftest import SEND_PATH, TARGETS, VARIANTS, WORK_AGENT_ID, Platform, text_sent, variants
 
 SURVIVING_TEXTS = [
@@ -53,7 +54,7 @@ def by_platform(cases: dict[str, list[t.Any]]) -> list[t.Any]:
     return [
         pytest.param(variant, *case, id=f"{'-'.join(variant)}-{case[0]}")
         for variant in VARIANTS
-        for case in cases[variant[0]]
+        for case in cases.get(variant[0], [])
     ]
 
 
@@ -134,6 +135,8 @@ def test_event_round_trip(
         assert getattr(message, attribute) == value, attribute
     assert message.raw == platform.expected_raw(sent)
 
+
+ENVELOPE = ("ToUserName", "FromUserName", "CreateTime")
 
 FUTURE_FIELDS: Fields = {"BrandNewField": "value", "Nested": {"Depth": "2", "Label": "inner"}}
 
@@ -243,3 +246,35 @@ def test_compatible_mode_trusts_the_encrypted_copy(bare_platform: Platform) -> N
     response = client.post(forged, query)
     assert (response.status_code, response.get_data()) == (200, b"success")
     assert seen == ["genuine"]
+
+
+@pytest.mark.parametrize(
+    ("bare_platform", "case_id", "returned", "expected"),
+    by_platform(REPLY_CASES),
+    indirect=["bare_platform"],
+)
+def test_reply_round_trip(
+    bare_platform: Platform, case_id: str, returned: Reply | str, expected: Fields
+) -> None:
+    platform = bare_platform
+    platform.wechat.on("text")(lambda message: returned)
+    sent = platform.client.message("text", Content="reply please")
+    result = platform.client.send(sent)
+    assert result.status_code == 200
+    assert result.encrypted is platform.encrypted
+    assert result.reply is not None
+    assert {k: v for k, v in result.reply.items() if k not in ENVELOPE} == expected
+    # Addressed back: to the sender, from the account.
+    assert result.reply["ToUserName"] == sent["FromUserName"] == platform.client.user
+    assert result.reply["FromUserName"] == sent["ToUserName"] == TARGETS[platform.kind]
+    assert result.reply["CreateTime"].isdigit()
+    # The reply is XML, encrypted or not.
+    assert result.response.mimetype in ("application/xml", "text/xml")
+    body = result.response.get_data()
+    if platform.encrypted:
+        envelope = ET.fromstring(body)
+        assert sorted(child.tag for child in envelope) == sorted(
+            ["Encrypt", "MsgSignature", "TimeStamp", "Nonce"]
+        )
+        assert b"<MsgType>" not in body
+        assert platform.client.user.encode() not in body
