@@ -16,20 +16,7 @@ from flask_wechat.oauth import (
 )
 from flask_wechat.sandbox import SANDBOX_OPENID, Sandbox
 
-from .conftest import (
-    AUTHORIZED_PATH,
-    EXCHANGE_PATH,
-    LOGIN_PATH,
-    SESSION_KEY,
-    Events,
-    location,
-    make_app,
-    query_of,
-    recorder,
-    session_data,
-    sign_in,
-    visit_wechat,
-)
+from . import conftest as oauth
 
 
 def web_tokens(sandbox: Sandbox, since: t.Collection[str] = ()) -> list[str]:
@@ -40,15 +27,17 @@ def web_tokens(sandbox: Sandbox, since: t.Collection[str] = ()) -> list[str]:
 
 
 def test_state_mismatch_is_refused(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
-    events: Events = []
-    authorized_url = visit_wechat(location(client.get(LOGIN_PATH + "?next=/protected")))
-    code = query_of(authorized_url)["code"]
-    state = query_of(authorized_url)["state"]
+    events: oauth.Events = []
+    authorized_url = oauth.visit_wechat(
+        oauth.location(client.get(oauth.LOGIN_PATH + "?next=/protected"))
+    )
+    code = oauth.query_of(authorized_url)["code"]
+    state = oauth.query_of(authorized_url)["state"]
 
-    forged = AUTHORIZED_PATH + "?" + urlencode({"code": code, "state": state + "x"})
-    with signals.oauth_error.connected_to(recorder(events), app):
+    forged = oauth.AUTHORIZED_PATH + "?" + urlencode({"code": code, "state": state + "x"})
+    with signals.oauth_error.connected_to(oauth.recorder(events), app):
         response = client.get(forged)
 
     assert response.status_code == 403
@@ -56,68 +45,72 @@ def test_state_mismatch_is_refused(sandbox: Sandbox) -> None:
     assert events[0]["sender"] is app
     assert "state" in events[0]["reason"]
     assert events[0]["error"] is None
-    assert SESSION_KEY not in session_data(app, client)
-    assert sandbox.count(EXCHANGE_PATH) == 0  # the code was never spent
-    assert urlsplit(location(client.get("/protected"))).path == LOGIN_PATH
+    assert oauth.SESSION_KEY not in oauth.session_data(app, client)
+    assert sandbox.count(oauth.EXCHANGE_PATH) == 0  # the code was never spent
+    assert urlsplit(oauth.location(client.get("/protected"))).path == oauth.LOGIN_PATH
     # The state works once: after a failed attempt the genuine answer is refused too.
     assert client.get(authorized_url).status_code == 403
-    assert sandbox.count(EXCHANGE_PATH) == 0
+    assert sandbox.count(oauth.EXCHANGE_PATH) == 0
 
 
 def test_missing_state_parameter_is_refused(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
-    authorized_url = visit_wechat(location(client.get(LOGIN_PATH)))
-    code = query_of(authorized_url)["code"]
+    authorized_url = oauth.visit_wechat(oauth.location(client.get(oauth.LOGIN_PATH)))
+    code = oauth.query_of(authorized_url)["code"]
 
-    response = client.get(AUTHORIZED_PATH + "?" + urlencode({"code": code}))
+    response = client.get(oauth.AUTHORIZED_PATH + "?" + urlencode({"code": code}))
 
     assert response.status_code == 403
-    assert SESSION_KEY not in session_data(app, client)
-    assert sandbox.count(EXCHANGE_PATH) == 0
+    assert oauth.SESSION_KEY not in oauth.session_data(app, client)
+    assert sandbox.count(oauth.EXCHANGE_PATH) == 0
 
 
 def test_no_state_in_the_session_is_refused(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
-    events: Events = []
+    app, _ = oauth.make_app(sandbox)
+    events: oauth.Events = []
     # A code and state from somebody else's sign-in, opened in a fresh browser.
     code = sandbox.oauth_code(SANDBOX_OPENID)
     client = app.test_client()
 
-    with signals.oauth_error.connected_to(recorder(events), app):
-        response = client.get(AUTHORIZED_PATH + "?" + urlencode({"code": code, "state": "abc"}))
+    with signals.oauth_error.connected_to(oauth.recorder(events), app):
+        response = client.get(
+            oauth.AUTHORIZED_PATH + "?" + urlencode({"code": code, "state": "abc"})
+        )
 
     assert response.status_code == 403
     assert len(events) == 1
-    assert SESSION_KEY not in session_data(app, client)
-    assert sandbox.count(EXCHANGE_PATH) == 0
+    assert oauth.SESSION_KEY not in oauth.session_data(app, client)
+    assert sandbox.count(oauth.EXCHANGE_PATH) == 0
 
 
 def test_empty_state_does_not_match_a_missing_session_state(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     code = sandbox.oauth_code(SANDBOX_OPENID)
     client = app.test_client()
-    response = client.get(AUTHORIZED_PATH + "?" + urlencode({"code": code, "state": ""}))
+    response = client.get(oauth.AUTHORIZED_PATH + "?" + urlencode({"code": code, "state": ""}))
     assert response.status_code == 403
-    assert sandbox.count(EXCHANGE_PATH) == 0
+    assert sandbox.count(oauth.EXCHANGE_PATH) == 0
 
 
 def test_reused_code_is_refused_with_the_api_error(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
-    events: Events = []
-    flow = sign_in(client)
-    assert location(flow.callback) == "/protected"
-    code = query_of(flow.authorized_url)["code"]
+    events: oauth.Events = []
+    flow = oauth.sign_in(client)
+    assert oauth.location(flow.callback) == "/protected"
+    code = oauth.query_of(flow.authorized_url)["code"]
 
     # A fresh sign-in attempt, then the old (already spent) code with its state.
-    fresh_state = query_of(location(client.get(LOGIN_PATH + "?next=/protected")))["state"]
-    replay = AUTHORIZED_PATH + "?" + urlencode({"code": code, "state": fresh_state})
-    with signals.oauth_error.connected_to(recorder(events), app):
+    fresh_state = oauth.query_of(oauth.location(client.get(oauth.LOGIN_PATH + "?next=/protected")))[
+        "state"
+    ]
+    replay = oauth.AUTHORIZED_PATH + "?" + urlencode({"code": code, "state": fresh_state})
+    with signals.oauth_error.connected_to(oauth.recorder(events), app):
         response = client.get(replay)
 
     assert response.status_code == 400
-    assert sandbox.count(EXCHANGE_PATH) == 2
+    assert sandbox.count(oauth.EXCHANGE_PATH) == 2
     assert len(events) == 1
     error = events[0]["error"]
     assert isinstance(error, APIError)
@@ -127,56 +120,62 @@ def test_reused_code_is_refused_with_the_api_error(sandbox: Sandbox) -> None:
 
 
 def test_reused_code_in_a_fresh_browser_signs_nobody_in(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
-    code = query_of(sign_in(app.test_client()).authorized_url)["code"]
+    app, _ = oauth.make_app(sandbox)
+    code = oauth.query_of(oauth.sign_in(app.test_client()).authorized_url)["code"]
 
     other = app.test_client()
-    fresh_state = query_of(location(other.get(LOGIN_PATH)))["state"]
-    response = other.get(AUTHORIZED_PATH + "?" + urlencode({"code": code, "state": fresh_state}))
+    fresh_state = oauth.query_of(oauth.location(other.get(oauth.LOGIN_PATH)))["state"]
+    response = other.get(
+        oauth.AUTHORIZED_PATH + "?" + urlencode({"code": code, "state": fresh_state})
+    )
 
     assert response.status_code == 400
-    assert SESSION_KEY not in session_data(app, other)
-    assert urlsplit(location(other.get("/protected"))).path == LOGIN_PATH
+    assert oauth.SESSION_KEY not in oauth.session_data(app, other)
+    assert urlsplit(oauth.location(other.get("/protected"))).path == oauth.LOGIN_PATH
 
 
 def test_unknown_code_is_refused(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
-    events: Events = []
-    state = query_of(location(client.get(LOGIN_PATH)))["state"]
-    with signals.oauth_error.connected_to(recorder(events), app):
-        response = client.get(AUTHORIZED_PATH + "?" + urlencode({"code": "0" * 32, "state": state}))
+    events: oauth.Events = []
+    state = oauth.query_of(oauth.location(client.get(oauth.LOGIN_PATH)))["state"]
+    with signals.oauth_error.connected_to(oauth.recorder(events), app):
+        response = client.get(
+            oauth.AUTHORIZED_PATH + "?" + urlencode({"code": "0" * 32, "state": state})
+        )
     assert response.status_code == 400
     [event] = events
     assert isinstance(event["error"], APIError)
     assert event["error"].errcode == 40029
-    assert SESSION_KEY not in session_data(app, client)
+    assert oauth.SESSION_KEY not in oauth.session_data(app, client)
 
 
 def test_refused_consent_without_a_code(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox, WECHAT_OAUTH_SCOPE="snsapi_userinfo")
+    app, _ = oauth.make_app(sandbox, WECHAT_OAUTH_SCOPE="snsapi_userinfo")
     client = app.test_client()
-    events: Events = []
-    state = query_of(location(client.get(LOGIN_PATH + "?next=/protected")))["state"]
+    events: oauth.Events = []
+    state = oauth.query_of(oauth.location(client.get(oauth.LOGIN_PATH + "?next=/protected")))[
+        "state"
+    ]
 
     # The user tapped "refuse": WeChat comes back with the state but no code.
-    with signals.oauth_error.connected_to(recorder(events), app):
-        response = client.get(AUTHORIZED_PATH + "?" + urlencode({"state": state}))
+    with signals.oauth_error.connected_to(oauth.recorder(events), app):
+        response = client.get(oauth.AUTHORIZED_PATH + "?" + urlencode({"state": state}))
 
     assert response.status_code == 403
     assert len(events) == 1
     assert events[0]["error"] is None
-    assert SESSION_KEY not in session_data(app, client)
-    assert sandbox.count(EXCHANGE_PATH) == 0
+    assert oauth.SESSION_KEY not in oauth.session_data(app, client)
+    assert sandbox.count(oauth.EXCHANGE_PATH) == 0
     assert sandbox.count("/cgi-bin/user/getuserinfo") == 0
 
 
 def test_unknown_scope_in_the_login_url_is_refused(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
-    events: Events = []
-    with signals.oauth_error.connected_to(recorder(events), app):
-        response = client.get(LOGIN_PATH + "?scope=snsapi_everything")
+    events: oauth.Events = []
+    with signals.oauth_error.connected_to(oauth.recorder(events), app):
+        response = client.get(oauth.LOGIN_PATH + "?scope=snsapi_everything")
     assert response.status_code == 400
     assert len(events) == 1
     assert sandbox.count("/connect/oauth2/authorize") == 0
@@ -197,26 +196,26 @@ def test_unknown_scope_in_the_login_url_is_refused(sandbox: Sandbox) -> None:
     ],
 )
 def test_next_to_another_host_is_replaced_by_the_root(sandbox: Sandbox, target: str) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
-    flow = sign_in(client, LOGIN_PATH + "?" + urlencode({"next": target}))
-    assert location(flow.callback) == "/"
+    flow = oauth.sign_in(client, oauth.LOGIN_PATH + "?" + urlencode({"next": target}))
+    assert oauth.location(flow.callback) == "/"
     # The sign-in itself succeeded.
-    assert session_data(app, client)[SESSION_KEY]["open_id"] == SANDBOX_OPENID
+    assert oauth.session_data(app, client)[oauth.SESSION_KEY]["open_id"] == SANDBOX_OPENID
 
 
 def test_next_path_on_this_site_is_kept(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
     target = "/orders/7?tab=paid&sort=-date"
-    flow = sign_in(client, LOGIN_PATH + "?" + urlencode({"next": target}))
-    assert location(flow.callback) == target
+    flow = oauth.sign_in(client, oauth.LOGIN_PATH + "?" + urlencode({"next": target}))
+    assert oauth.location(flow.callback) == target
 
 
 def test_login_without_next_goes_to_the_root(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
-    flow = sign_in(app.test_client(), LOGIN_PATH)
-    assert location(flow.callback) == "/"
+    app, _ = oauth.make_app(sandbox)
+    flow = oauth.sign_in(app.test_client(), oauth.LOGIN_PATH)
+    assert oauth.location(flow.callback) == "/"
 
 
 # -- what the browser gets to see -------------------------------------------------------------
@@ -224,12 +223,12 @@ def test_login_without_next_goes_to_the_root(sandbox: Sandbox) -> None:
 
 def test_session_cookie_holds_ids_but_no_tokens(sandbox: Sandbox) -> None:
     earlier = set(web_tokens(sandbox))
-    app, _ = make_app(sandbox, WECHAT_OAUTH_SCOPE="snsapi_userinfo")
+    app, _ = oauth.make_app(sandbox, WECHAT_OAUTH_SCOPE="snsapi_userinfo")
     client = app.test_client()
-    sign_in(client)
+    oauth.sign_in(client)
 
-    data = session_data(app, client)
-    user = data[SESSION_KEY]
+    data = oauth.session_data(app, client)
+    user = data[oauth.SESSION_KEY]
     assert user["open_id"] == SANDBOX_OPENID
     assert user["union_id"] == sandbox.users[SANDBOX_OPENID]["unionid"]
     assert user["scope"] == "snsapi_userinfo"
@@ -254,9 +253,9 @@ def test_session_cookie_holds_ids_but_no_tokens(sandbox: Sandbox) -> None:
 
 def test_web_tokens_never_reach_the_browser(sandbox: Sandbox) -> None:
     earlier = set(web_tokens(sandbox))
-    app, _ = make_app(sandbox, WECHAT_OAUTH_SCOPE="snsapi_userinfo")
+    app, _ = oauth.make_app(sandbox, WECHAT_OAUTH_SCOPE="snsapi_userinfo")
     client = app.test_client()
-    flow = sign_in(client, "/profile")
+    flow = oauth.sign_in(client, "/profile")
     responses = [*flow.responses, client.get("/profile"), client.get("/whoami")]
     assert responses[-2].get_json()["openid"] == SANDBOX_OPENID
 
@@ -274,18 +273,18 @@ def test_web_tokens_never_reach_the_browser(sandbox: Sandbox) -> None:
 
 
 def test_current_wechat_user_jinja_global(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
     assert client.get("/template").get_data(as_text=True) == "anonymous"
-    sign_in(client)
+    oauth.sign_in(client)
     assert client.get("/template").get_data(as_text=True) == f"user={SANDBOX_OPENID}"
 
 
 def test_current_wechat_user_is_none_outside_a_sign_in(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
     response = client.get("/protected")
-    assert urlsplit(location(response)).path == LOGIN_PATH
+    assert urlsplit(oauth.location(response)).path == oauth.LOGIN_PATH
     # A tampered session cookie is not a user either.
     client.set_cookie(app.config["SESSION_COOKIE_NAME"], "forged.cookie.value")
     assert client.get("/template").get_data(as_text=True) == "anonymous"

@@ -15,38 +15,25 @@ from flask_wechat.oauth import (
 )
 from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_OPENID, Sandbox
 
-from .conftest import (
-    AUTHORIZED_PATH,
-    EXCHANGE_PATH,
-    LOGIN_PATH,
-    SESSION_KEY,
-    Events,
-    location,
-    make_app,
-    query_of,
-    recorder,
-    session_data,
-    sign_in,
-    visit_wechat,
-)
+from . import conftest as oauth
 
 
 @pytest.mark.parametrize("scope", ["snsapi_base", "snsapi_userinfo"])
 def test_sign_in_step_by_step(sandbox: Sandbox, scope: str) -> None:
     [open_id] = sandbox.add_users(1)
     sandbox.oauth_user = open_id
-    app, wechat = make_app(sandbox, WECHAT_OAUTH_SCOPE=scope)
+    app, wechat = oauth.make_app(sandbox, WECHAT_OAUTH_SCOPE=scope)
     client = app.test_client()
-    events: Events = []
+    events: oauth.Events = []
 
     # 1. the protected page sends an anonymous visitor to our login view
     first = client.get("/protected?tab=2")
-    login = location(first)
-    assert urlsplit(login).path == LOGIN_PATH
-    assert query_of(login) == {"next": "/protected?tab=2"}
+    login = oauth.location(first)
+    assert urlsplit(login).path == oauth.LOGIN_PATH
+    assert oauth.query_of(login) == {"next": "/protected?tab=2"}
 
     # 2. the login view sends the browser to WeChat's authorize page
-    authorize_url = location(client.get(login))
+    authorize_url = oauth.location(client.get(login))
     parts = urlsplit(authorize_url)
     assert f"{parts.scheme}://{parts.netloc}" == sandbox.url
     assert parts.path == "/connect/oauth2/authorize"
@@ -62,7 +49,7 @@ def test_sign_in_step_by_step(sandbox: Sandbox, scope: str) -> None:
     ]
     query = dict(params)
     assert query["appid"] == SANDBOX_APP_ID
-    assert query["redirect_uri"] == "http://localhost" + AUTHORIZED_PATH
+    assert query["redirect_uri"] == "http://localhost" + oauth.AUTHORIZED_PATH
     assert query["response_type"] == "code"
     assert query["scope"] == scope
     state = query["state"]
@@ -70,20 +57,20 @@ def test_sign_in_step_by_step(sandbox: Sandbox, scope: str) -> None:
     assert len(state.encode()) <= 128
 
     # 3. WeChat (the sandbox) sends the browser back with a code and our state
-    authorized_url = visit_wechat(authorize_url)
+    authorized_url = oauth.visit_wechat(authorize_url)
     back = urlsplit(authorized_url)
     assert f"{back.scheme}://{back.netloc}{back.path}" == query["redirect_uri"]
-    returned = query_of(authorized_url)
+    returned = oauth.query_of(authorized_url)
     assert returned["state"] == state
     assert returned["code"]
-    assert sandbox.count(EXCHANGE_PATH) == 0
+    assert sandbox.count(oauth.EXCHANGE_PATH) == 0
 
     # 4. our app exchanges the code and sends the browser to where it started
-    with signals.oauth_authorized.connected_to(recorder(events), app):
+    with signals.oauth_authorized.connected_to(oauth.recorder(events), app):
         callback = client.get(authorized_url)
-    assert location(callback) == "/protected?tab=2"
-    assert sandbox.count(EXCHANGE_PATH) == 1
-    [exchange] = [call for call in sandbox.calls if call.path == EXCHANGE_PATH]
+    assert oauth.location(callback) == "/protected?tab=2"
+    assert sandbox.count(oauth.EXCHANGE_PATH) == 1
+    [exchange] = [call for call in sandbox.calls if call.path == oauth.EXCHANGE_PATH]
     assert exchange.params["code"] == returned["code"]
     assert exchange.params["appid"] == SANDBOX_APP_ID
 
@@ -109,11 +96,11 @@ def test_sign_in_step_by_step(sandbox: Sandbox, scope: str) -> None:
 def test_userinfo_returns_the_profile_for_userinfo_scope(sandbox: Sandbox) -> None:
     [open_id] = sandbox.add_users(1)
     sandbox.oauth_user = open_id
-    app, _ = make_app(sandbox, WECHAT_OAUTH_SCOPE="snsapi_userinfo")
+    app, _ = oauth.make_app(sandbox, WECHAT_OAUTH_SCOPE="snsapi_userinfo")
     client = app.test_client()
 
-    flow = sign_in(client, "/profile")
-    assert location(flow.callback) == "/profile"
+    flow = oauth.sign_in(client, "/profile")
+    assert oauth.location(flow.callback) == "/profile"
     response = client.get("/profile")
 
     assert response.status_code == 200
@@ -129,9 +116,9 @@ def test_userinfo_returns_the_profile_for_userinfo_scope(sandbox: Sandbox) -> No
 
 
 def test_userinfo_needs_the_userinfo_scope(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)  # snsapi_base by default
+    app, _ = oauth.make_app(sandbox)  # snsapi_base by default
     client = app.test_client()
-    sign_in(client, "/profile")
+    oauth.sign_in(client, "/profile")
     response = client.get("/profile")
     assert response.get_json() == {"errcode": 48001}
 
@@ -140,9 +127,9 @@ def test_userinfo_refreshes_an_expired_web_token() -> None:
     # A sandbox whose tokens live 30 s: the app counts a minute of margin, so the
     # web token it stored is already due for a refresh.
     with Sandbox(token_ttl=30) as short_lived:
-        app, _ = make_app(short_lived, WECHAT_OAUTH_SCOPE="snsapi_userinfo")
+        app, _ = oauth.make_app(short_lived, WECHAT_OAUTH_SCOPE="snsapi_userinfo")
         client = app.test_client()
-        sign_in(client, "/profile")
+        oauth.sign_in(client, "/profile")
         response = client.get("/profile")
 
         assert response.get_json()["openid"] == SANDBOX_OPENID
@@ -163,19 +150,19 @@ def test_userinfo_refreshes_an_expired_web_token() -> None:
 def test_login_required_asks_for_userinfo_scope_when_the_view_needs_it(
     sandbox: Sandbox,
 ) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
-    sign_in(client)  # snsapi_base
+    oauth.sign_in(client)  # snsapi_base
     assert client.get("/protected").status_code == 200
 
     # A base sign-in is not enough for a view that needs the profile.
-    login = location(client.get("/upgrade"))
-    assert urlsplit(login).path == LOGIN_PATH
-    assert query_of(login) == {"next": "/upgrade", "scope": "snsapi_userinfo"}
+    login = oauth.location(client.get("/upgrade"))
+    assert urlsplit(login).path == oauth.LOGIN_PATH
+    assert oauth.query_of(login) == {"next": "/upgrade", "scope": "snsapi_userinfo"}
 
-    flow = sign_in(client, login)
-    assert query_of(flow.authorize_url)["scope"] == "snsapi_userinfo"
-    assert location(flow.callback) == "/upgrade"
+    flow = oauth.sign_in(client, login)
+    assert oauth.query_of(flow.authorize_url)["scope"] == "snsapi_userinfo"
+    assert oauth.location(flow.callback) == "/upgrade"
     response = client.get("/upgrade")
     assert response.status_code == 200
     assert response.get_json() == {
@@ -185,20 +172,20 @@ def test_login_required_asks_for_userinfo_scope_when_the_view_needs_it(
 
 
 def test_logout_forgets_the_user(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
-    sign_in(client)
+    oauth.sign_in(client)
     assert client.get("/protected").status_code == 200
     assert client.get("/logout").status_code == 200
-    assert SESSION_KEY not in session_data(app, client)
-    assert urlsplit(location(client.get("/protected"))).path == LOGIN_PATH
+    assert oauth.SESSION_KEY not in oauth.session_data(app, client)
+    assert urlsplit(oauth.location(client.get("/protected"))).path == oauth.LOGIN_PATH
 
 
 # -- signals -------------------------------------------------------------------------------
 
 
 def test_oauth_authorized_receiver_response_replaces_the_redirect(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
     seen: list[WeChatUser] = []
 
@@ -213,39 +200,39 @@ def test_oauth_authorized_receiver_response_replaces_the_redirect(sandbox: Sandb
         signals.oauth_authorized.connected_to(bystander, app),
         signals.oauth_authorized.connected_to(welcome, app),
     ):
-        flow = sign_in(client, "/protected")
+        flow = oauth.sign_in(client, "/protected")
 
-    assert location(flow.callback) == "/welcome"
+    assert oauth.location(flow.callback) == "/welcome"
     assert [user.open_id for user in seen] == [SANDBOX_OPENID]
     # The user is signed in all the same.
-    assert session_data(app, client)[SESSION_KEY]["open_id"] == SANDBOX_OPENID
+    assert oauth.session_data(app, client)[oauth.SESSION_KEY]["open_id"] == SANDBOX_OPENID
     assert client.get("/protected").get_data(as_text=True) == SANDBOX_OPENID
 
 
 def test_oauth_authorized_receiver_may_answer_a_page(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
 
     def first_visit(sender: Flask, **payload: t.Any) -> Response:
         return Response("please accept the terms", 200)
 
     with signals.oauth_authorized.connected_to(first_visit, app):
-        flow = sign_in(client, "/protected")
+        flow = oauth.sign_in(client, "/protected")
 
     assert flow.callback.status_code == 200
     assert flow.callback.get_data(as_text=True) == "please accept the terms"
 
 
 def test_receivers_returning_other_values_keep_the_redirect(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
 
     def chatty(sender: Flask, **payload: t.Any) -> str:
         return "not a response"
 
     with signals.oauth_authorized.connected_to(chatty, app):
-        flow = sign_in(client, "/protected")
-    assert location(flow.callback) == "/protected"
+        flow = oauth.sign_in(client, "/protected")
+    assert oauth.location(flow.callback) == "/protected"
 
 
 # -- failures ------------------------------------------------------------------------------

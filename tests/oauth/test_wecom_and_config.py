@@ -11,41 +11,28 @@ from flask import Flask
 from flask_wechat import APIError, ConfigError, WeChat, signals
 from flask_wechat.sandbox import SANDBOX_CORP_ID, SANDBOX_OPENID, Sandbox
 
-from .conftest import (
-    AUTHORIZED_PATH,
-    EXCHANGE_PATH,
-    LOGIN_PATH,
-    SESSION_KEY,
-    Events,
-    location,
-    make_app,
-    query_of,
-    recorder,
-    session_data,
-    sign_in,
-    visit_wechat,
-)
+from . import conftest as oauth
 
 
 def test_wecom_sign_in_yields_the_user_id(sandbox: Sandbox) -> None:
     sandbox.work_user = "zhangsan"
-    app, _ = make_app(sandbox, "work")
+    app, _ = oauth.make_app(sandbox, "work")
     client = app.test_client()
-    events: Events = []
+    events: oauth.Events = []
 
-    with signals.oauth_authorized.connected_to(recorder(events), app):
-        flow = sign_in(client, "/whoami")
+    with signals.oauth_authorized.connected_to(oauth.recorder(events), app):
+        flow = oauth.sign_in(client, "/whoami")
 
-    query = query_of(flow.authorize_url)
+    query = oauth.query_of(flow.authorize_url)
     assert query["appid"] == SANDBOX_CORP_ID
     assert query["response_type"] == "code"
     assert urlsplit(flow.authorize_url).fragment == "wechat_redirect"
-    assert location(flow.callback) == "/whoami"
+    assert oauth.location(flow.callback) == "/whoami"
 
     assert sandbox.count("/cgi-bin/user/getuserinfo") == 1
-    assert sandbox.count(EXCHANGE_PATH) == 0
+    assert sandbox.count(oauth.EXCHANGE_PATH) == 0
     [call] = [c for c in sandbox.calls if c.path == "/cgi-bin/user/getuserinfo"]
-    assert call.params["code"] == query_of(flow.authorized_url)["code"]
+    assert call.params["code"] == oauth.query_of(flow.authorized_url)["code"]
 
     whoami = client.get("/whoami").get_json()
     assert whoami["user_id"] == "zhangsan"
@@ -53,25 +40,27 @@ def test_wecom_sign_in_yields_the_user_id(sandbox: Sandbox) -> None:
     [event] = events
     assert event["user"].user_id == "zhangsan"
     assert event["user"].id == "zhangsan"
-    assert session_data(app, client)[SESSION_KEY]["user_id"] == "zhangsan"
+    assert oauth.session_data(app, client)[oauth.SESSION_KEY]["user_id"] == "zhangsan"
 
 
 def test_wecom_authorize_url_names_the_agent(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox, "work", WECHAT_AGENT_ID=1000002)
+    app, _ = oauth.make_app(sandbox, "work", WECHAT_AGENT_ID=1000002)
     client = app.test_client()
-    authorize_url = location(client.get(LOGIN_PATH))
-    assert query_of(authorize_url)["agentid"] == "1000002"
-    assert location(client.get(visit_wechat(authorize_url))) == "/"
+    authorize_url = oauth.location(client.get(oauth.LOGIN_PATH))
+    assert oauth.query_of(authorize_url)["agentid"] == "1000002"
+    assert oauth.location(client.get(oauth.visit_wechat(authorize_url))) == "/"
 
 
 def test_wecom_reused_code_is_refused(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox, "work")
+    app, _ = oauth.make_app(sandbox, "work")
     client = app.test_client()
-    code = query_of(sign_in(client).authorized_url)["code"]
-    events: Events = []
-    state = query_of(location(client.get(LOGIN_PATH)))["state"]
-    with signals.oauth_error.connected_to(recorder(events), app):
-        response = client.get(AUTHORIZED_PATH + "?" + urlencode({"code": code, "state": state}))
+    code = oauth.query_of(oauth.sign_in(client).authorized_url)["code"]
+    events: oauth.Events = []
+    state = oauth.query_of(oauth.location(client.get(oauth.LOGIN_PATH)))["state"]
+    with signals.oauth_error.connected_to(oauth.recorder(events), app):
+        response = client.get(
+            oauth.AUTHORIZED_PATH + "?" + urlencode({"code": code, "state": state})
+        )
     assert response.status_code == 400
     [event] = events
     assert isinstance(event["error"], APIError)
@@ -104,22 +93,25 @@ def test_oauth_url_none_mounts_no_routes(sandbox: Sandbox) -> None:
     assert "wechat_oauth" not in app.blueprints
     assert not [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("wechat_")]
     client = app.test_client()
-    assert client.get(LOGIN_PATH).status_code == 404
-    assert client.get(AUTHORIZED_PATH + "?code=x&state=y").status_code == 404
+    assert client.get(oauth.LOGIN_PATH).status_code == 404
+    assert client.get(oauth.AUTHORIZED_PATH + "?code=x&state=y").status_code == 404
 
 
 def test_oauth_url_can_be_moved(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox, WECHAT_OAUTH_URL="/accounts/wechat/")
+    app, _ = oauth.make_app(sandbox, WECHAT_OAUTH_URL="/accounts/wechat/")
     client = app.test_client()
-    assert client.get(LOGIN_PATH).status_code == 404
+    assert client.get(oauth.LOGIN_PATH).status_code == 404
 
-    login = location(client.get("/protected"))
+    login = oauth.location(client.get("/protected"))
     assert urlsplit(login).path == "/accounts/wechat/login"
-    authorize_url = location(client.get(login))
-    assert query_of(authorize_url)["redirect_uri"] == "http://localhost/accounts/wechat/authorized"
-    authorized_url = visit_wechat(authorize_url)
+    authorize_url = oauth.location(client.get(login))
+    assert (
+        oauth.query_of(authorize_url)["redirect_uri"]
+        == "http://localhost/accounts/wechat/authorized"
+    )
+    authorized_url = oauth.visit_wechat(authorize_url)
     assert urlsplit(authorized_url).path == "/accounts/wechat/authorized"
-    assert location(client.get(authorized_url)) == "/protected"
+    assert oauth.location(client.get(authorized_url)) == "/protected"
     assert client.get("/protected").get_data(as_text=True) == SANDBOX_OPENID
 
 
@@ -127,11 +119,13 @@ def test_oauth_url_can_be_moved(sandbox: Sandbox) -> None:
 
 
 def test_state_uses_only_the_characters_wechat_allows(sandbox: Sandbox) -> None:
-    app, _ = make_app(sandbox)
+    app, _ = oauth.make_app(sandbox)
     client = app.test_client()
     # 40 logins: with '-' and '_' in 2 of 64 symbols, 22-character states avoid
     # both only about half the time, so a wrong alphabet cannot pass by luck.
-    states = [query_of(location(client.get(LOGIN_PATH)))["state"] for _ in range(40)]
+    states = [
+        oauth.query_of(oauth.location(client.get(oauth.LOGIN_PATH)))["state"] for _ in range(40)
+    ]
     assert len(set(states)) == 40
     for state in states:
         assert re.fullmatch(r"[A-Za-z0-9]{1,128}", state), state
