@@ -24,6 +24,8 @@ from flask_wechat.state import WeChatState
 from flask_wechat.tasks import InlineRunner, ThreadPoolRunner
 from flask_wechat.testing import DEFAULT_USER, Recorder, WeChatTestClient
 
+from .helpers import custom_text
+
 TOKEN = "deadline-token"
 AES_KEY = "deadlineKEY0123456789abcdefghijklmnopqrstuv"
 WORK_AES_KEY = "WorkDeadline0123456789abcdefghijklmnopqrstu"
@@ -136,17 +138,6 @@ def harness() -> Iterator[Harness]:
             yield harness
         finally:
             harness.close()
-
-
-def custom_text(content: str, user: str = DEFAULT_USER) -> dict[str, t.Any]:
-    """A text customer-service message as the sandbox records it."""
-    return {
-        "touser": user,
-        "msgtype": "text",
-        "text": {"content": content},
-        "kind": "custom",
-        "app_id": SANDBOX_APP_ID,
-    }
 
 
 # == a late reply is delivered later, once =================================================

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import os
 import random
 import signal
@@ -21,7 +22,6 @@ import socket
 import subprocess
 import sys
 import threading
-import json
 import time
 import typing as t
 from collections.abc import Iterator, Sequence

@@ -34,9 +34,10 @@ from flask_wechat.sandbox import SANDBOX_APP_SECRET, SANDBOX_OPENID, RelayPlatfo
 from flask_wechat.testing import WeChatTestClient
 
 from .conftest import AES_KEY, create_app, production
-from .test_relay import JPEG, USER, Relay, relay_app
-from .test_relay import platform as platform
-from .test_relay import relay as relay
+from .relay.conftest import USER, Relay, relay_app
+from .relay.conftest import platform as platform
+from .relay.conftest import relay as relay
+from .relay.test_agent_messages import JPEG
 
 Fields = dict[str, t.Any]
 

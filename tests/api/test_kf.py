@@ -175,7 +175,7 @@ def test_only_one_puller_at_a_time(sandbox: Sandbox) -> None:
 
     @wechat.on("text")
     def record(message: Message) -> None:
-        handled.append(message.content)
+        handled.append(message.content or "")
 
     event = sandbox.kf_customer_writes(KF, CUSTOMER, "hello")
     with app.app_context():
@@ -202,7 +202,7 @@ def test_a_message_read_twice_is_handled_once(sandbox: Sandbox) -> None:
 
     @wechat.on("text")
     def record(message: Message) -> None:
-        handled.append(message.content)
+        handled.append(message.content or "")
 
     sandbox.kf_customer_writes(KF, CUSTOMER, "once")
     with app.app_context():
@@ -244,7 +244,7 @@ def test_an_entry_without_msgtype_is_skipped(sandbox: Sandbox) -> None:
 
     @wechat.on("text")
     def record(message: Message) -> None:
-        handled.append(message.content)
+        handled.append(message.content or "")
 
     sandbox.kf_customer_writes(KF, CUSTOMER, "before")
     sandbox.app_data(SANDBOX_CORP_ID, WORK_AGENT_ID).kf_messages[KF].append(

@@ -10,12 +10,8 @@ so that the send happens inside the request.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import secrets
-import time
 import typing as t
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,21 +20,17 @@ from flask import Flask
 from flask_wechat import (
     APIError,
     ImageReply,
-    Message,
     TextReply,
     TransferCustomerServiceReply,
     WeChat,
     signals,
 )
-from flask_wechat.crypto import MessageCrypto, sign
-from flask_wechat.parsing import to_xml
 from flask_wechat.replies import reply_from_data
 from flask_wechat.sandbox import SANDBOX_APP_ID, Sandbox
 from flask_wechat.tasks import InlineRunner, Task
 from flask_wechat.testing import DEFAULT_ORIGINAL_ID, DEFAULT_USER, Recorder, WeChatTestClient
 
-from ..conftest import production
-from ..rejections import assert_refused
+from ..helpers import custom_text, sandbox_app, stringify
 
 Fields = dict[str, t.Any]
 
@@ -68,25 +60,16 @@ class Mini(t.NamedTuple):
         return sent if self.fmt == "json" else stringify(sent)
 
 
-def stringify(value: t.Any) -> t.Any:
-    if isinstance(value, dict):
-        return {key: stringify(inner) for key, inner in value.items()}
-    if isinstance(value, list):
-        return [stringify(item) for item in value]
-    return str(value)
-
-
 def make_mini(sandbox: Sandbox, fmt: str = "xml", mode: str = "plain", **config: t.Any) -> Mini:
-    app = Flask("mini_program_test_app")
-    app.config.update(sandbox.flask_config("miniprogram"))
-    app.config.update(
-        TESTING=True,
-        WECHAT_TOKEN=TOKEN,
-        WECHAT_ENCODING_AES_KEY=None if mode == "plain" else AES_KEY,
+    app, wechat = sandbox_app(
+        sandbox,
+        "miniprogram",
+        token=TOKEN,
+        aes_key=None if mode == "plain" else AES_KEY,
+        task_runner=InlineRunner(attempts=2, backoff=0.01),
         WECHAT_FORMAT=fmt,
+        **config,
     )
-    app.config.update(config)
-    wechat = WeChat(app, task_runner=InlineRunner(attempts=2, backoff=0.01))
     return Mini(app, wechat, WeChatTestClient(app, mode=mode), sandbox, fmt, mode)
 
 
@@ -95,17 +78,6 @@ def mini(request: pytest.FixtureRequest, sandbox: Sandbox) -> Mini:
     """Each format (XML, JSON) in each mode (plaintext, compatible, safe) in turn."""
     fmt, mode = t.cast(tuple[str, str], request.param)
     return make_mini(sandbox, fmt, mode)
-
-
-def text_sent(content: str, user: str = DEFAULT_USER) -> dict[str, t.Any]:
-    """A text customer-service message as the sandbox records it."""
-    return {
-        "touser": user,
-        "msgtype": "text",
-        "text": {"content": content},
-        "kind": "custom",
-        "app_id": SANDBOX_APP_ID,
-    }
 
 
 # == configuration and URL verification =================================================
@@ -119,125 +91,7 @@ def test_the_account_is_a_mini_program(mini: Mini) -> None:
     assert mini.client.is_json is (mini.fmt == "json")
 
 
-@pytest.mark.parametrize("echostr", ["4917536452193652", "mini-echo_XYZ", "a+b/c=d e"])
-def test_url_verification_answers_echostr(mini: Mini, echostr: str) -> None:
-    response = mini.client.verify_url(echostr)
-    assert response.status_code == 200
-    assert response.get_data(as_text=True) == echostr
-    assert response.mimetype == "text/plain"
-
-
-def test_url_verification_with_a_wrong_signature_is_refused(mini: Mini) -> None:
-    rejected = Recorder()
-    ts = str(int(time.time()))
-    query = {
-        "signature": sign("not-the-token", ts, "nonce"),
-        "timestamp": ts,
-        "nonce": "nonce",
-        "echostr": "never-echoed",
-    }
-    with signals.request_rejected.connected_to(rejected, mini.app):
-        response = mini.app.test_client().get("/wechat", query_string=query)
-    assert response.status_code == 403
-    assert "never-echoed" not in response.get_data(as_text=True)
-    assert [call["account"] for call in rejected.calls] == ["default"]
-
-
 # == messages and events reach handlers =================================================
-
-MINI_PAGE: Fields = {
-    "Title": "小程序卡片标题",
-    "AppId": "wxminiapp000000001",
-    "PagePath": "pages/index/index?from=card&id=42",
-    "ThumbUrl": "http://mmbiz.qpic.cn/thumb.jpg",
-    "ThumbMediaId": "thumb-media-id",
-}
-
-MESSAGE_CASES: list[tuple[str, Fields, Fields]] = [
-    # (MsgType, fields WeChat sends, attributes the handler reads)
-    ("text", {"Content": "你好 mini ]]> 😀"}, {"content": "你好 mini ]]> 😀", "media_id": None}),
-    (
-        "image",
-        {"PicUrl": "http://mmbiz.qpic.cn/user-photo.jpg", "MediaId": "user-image-media"},
-        {
-            "pic_url": "http://mmbiz.qpic.cn/user-photo.jpg",
-            "media_id": "user-image-media",
-            "content": None,
-        },
-    ),
-    (
-        "miniprogrampage",
-        MINI_PAGE,
-        {
-            "title": MINI_PAGE["Title"],
-            "app_id": MINI_PAGE["AppId"],
-            "page_path": MINI_PAGE["PagePath"],
-            "thumb_url": MINI_PAGE["ThumbUrl"],
-            "thumb_media_id": MINI_PAGE["ThumbMediaId"],
-        },
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("msg_type", "fields", "attributes"), MESSAGE_CASES, ids=[case[0] for case in MESSAGE_CASES]
-)
-def test_message_reaches_its_handler(
-    mini: Mini, msg_type: str, fields: Fields, attributes: Fields
-) -> None:
-    seen: list[Message] = []
-
-    @mini.wechat.on(msg_type)
-    def handle(message: Message) -> TextReply:
-        seen.append(message)
-        return TextReply(f"got {message.type}")
-
-    mini.wechat.on()(lambda message: "the default handler must not answer")
-
-    sent = mini.client.message(msg_type, **fields)
-    result = mini.client.send(sent)
-
-    assert result.status_code == 200
-    assert result.text == "success"
-    assert result.reply is None
-    [message] = seen
-    assert message.type == msg_type
-    assert message.dispatch_name == msg_type
-    assert message.event is None
-    assert message.is_event is False
-    assert message.source == DEFAULT_USER
-    assert message.target == DEFAULT_ORIGINAL_ID
-    assert message.create_time == sent["CreateTime"]
-    assert message.id == sent["MsgId"]
-    assert message.account == "default"
-    for name, value in attributes.items():
-        assert getattr(message, name) == value, name
-    assert message.raw == mini.expected_raw(sent)
-    assert mini.sandbox.sent == [text_sent(f"got {msg_type}")]
-
-
-def test_user_enter_tempsession_event(mini: Mini) -> None:
-    seen: list[Message] = []
-
-    @mini.wechat.on("user_enter_tempsession")
-    def welcome(message: Message) -> str:
-        seen.append(message)
-        return "欢迎进入客服会话"
-
-    sent = mini.client.event_message("user_enter_tempsession", SessionFrom="game-level-3")
-    result = mini.client.send(sent)
-
-    assert (result.status_code, result.text) == (200, "success")
-    [message] = seen
-    assert message.type == "event"
-    assert message.is_event is True
-    assert message.event == "user_enter_tempsession"
-    assert message.dispatch_name == "user_enter_tempsession"
-    assert message.session_from == "game-level-3"
-    assert message.source == DEFAULT_USER
-    assert message.id is None
-    assert message.raw == mini.expected_raw(sent)
-    assert mini.sandbox.sent == [text_sent("欢迎进入客服会话")]
 
 
 def test_the_event_signal_fires(mini: Mini) -> None:
@@ -254,80 +108,7 @@ def test_the_event_signal_fires(mini: Mini) -> None:
     assert [c["message"].dispatch_name for c in received.calls] == ["user_enter_tempsession"]
 
 
-def test_an_unknown_msgtype_reaches_the_default_handler(mini: Mini) -> None:
-    seen: list[Message] = []
-
-    @mini.wechat.on()
-    def anything(message: Message) -> str:
-        seen.append(message)
-        return f"default took {message.dispatch_name}"
-
-    mini.wechat.on("text")(lambda message: "the text handler must not answer")
-
-    sent = mini.client.message("hologram", Beam="blue", Intensity="11")
-    result = mini.client.send(sent)
-
-    assert (result.status_code, result.text) == (200, "success")
-    [message] = seen
-    assert message.type == "hologram"
-    assert message.dispatch_name == "hologram"
-    assert message.field("beam") == "blue"
-    assert message.field("intensity") == "11"
-    assert message.raw == mini.expected_raw(sent)
-    with pytest.raises(AttributeError):
-        _ = getattr(message, "field_nobody_sent")  # noqa: B009
-    assert mini.sandbox.sent == [text_sent("default took hologram")]
-
-
-def test_an_unknown_msgtype_reaches_a_handler_named_for_it(mini: Mini) -> None:
-    mini.wechat.on()(lambda message: "the default must not answer")
-    mini.wechat.on("hologram")(lambda message: f"named {message.beam}")
-    assert mini.client.send(mini.client.message("hologram", Beam="red")).text == "success"
-    assert mini.sandbox.sent == [text_sent("named red")]
-
-
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_compatible_mode_trusts_the_encrypted_copy(sandbox: Sandbox, fmt: str) -> None:
-    mini = make_mini(sandbox, fmt, "compatible")
-    seen: list[str] = []
-
-    @mini.wechat.on("text")
-    def handle(message: Message) -> None:
-        seen.append(message.content or "")
-
-    body, query = mini.client.encode(mini.client.message("text", Content="genuine"))
-    forged = body.replace(b"genuine", b"forged!")
-    assert forged != body
-    response = mini.client.post(forged, query)
-    assert (response.status_code, response.get_data()) == (200, b"success")
-    assert seen == ["genuine"]
-
-
 # == replies go out through the customer-service API =====================================
-
-TEXTS = [
-    pytest.param("plain words", id="plain"),
-    pytest.param("]]> 中文 😀👍🏽", id="cdata-emoji"),
-    pytest.param('{"json": "inside", "q": "\\""}', id="json-like"),
-    pytest.param("<xml><Content>&amp;</Content></xml>", id="markup"),
-]
-
-
-@pytest.mark.parametrize("content", TEXTS)
-def test_text_reply_is_sent_as_a_customer_service_message(mini: Mini, content: str) -> None:
-    mini.wechat.on("text")(lambda message: TextReply(content))
-    result = mini.client.text("say something")
-    assert result.status_code == 200
-    assert result.text == "success"
-    assert result.encrypted is False
-    assert mini.sandbox.sent == [text_sent(content)]
-    assert mini.sandbox.count(SEND_PATH) == 1
-
-
-def test_a_str_reply_is_sent_as_text(mini: Mini) -> None:
-    mini.wechat.on("text")(lambda message: f"echo: {message.content}")
-    assert mini.client.text("ping").text == "success"
-    assert mini.sandbox.sent == [text_sent("echo: ping")]
 
 
 def test_the_reply_goes_to_the_sender(mini: Mini) -> None:
@@ -335,7 +116,7 @@ def test_the_reply_goes_to_the_sender(mini: Mini) -> None:
     other = WeChatTestClient(mini.app, mode=mini.mode, user="oAnotherMiniUser00000000000")
     mini.sandbox.user_wrote("oAnotherMiniUser00000000000")  # what WeChat learns as they write
     assert other.text("hi").text == "success"
-    assert mini.sandbox.sent == [text_sent("to you", user="oAnotherMiniUser00000000000")]
+    assert mini.sandbox.sent == [custom_text("to you", user="oAnotherMiniUser00000000000")]
 
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + secrets.token_bytes(64) + b"\xff\xd9"
@@ -422,59 +203,6 @@ def test_an_upload_failure_signals_delivery_failed_and_sends_nothing(mini: Mini)
     assert mini.sandbox.media == {}
 
 
-def test_none_sends_nothing(mini: Mini) -> None:
-    ran: list[str] = []
-
-    @mini.wechat.on("text")
-    def quiet(message: Message) -> None:
-        ran.append(message.content or "")
-
-    result = mini.client.text("no answer")
-    assert ran == ["no answer"]
-    assert (result.status_code, result.text) == (200, "success")
-    assert mini.sandbox.sent == []
-    assert mini.sandbox.count(SEND_PATH) == 0
-
-
-def test_no_handler_sends_nothing(mini: Mini) -> None:
-    result = mini.client.text("nobody listens")
-    assert (result.status_code, result.text) == (200, "success")
-    assert mini.sandbox.count(SEND_PATH) == 0
-
-
-def test_a_failing_handler_answers_success_and_sends_nothing(mini: Mini) -> None:
-    failed = Recorder()
-    boom = RuntimeError("handler broke")
-
-    @mini.wechat.on("text")
-    def broken(message: Message) -> str:
-        raise boom
-
-    production(mini.app)
-    with signals.handler_failed.connected_to(failed, mini.app):
-        result = mini.client.text("break")
-    assert (result.status_code, result.text) == (200, "success")
-    [call] = failed.calls
-    assert call["exception"] is boom
-    assert call["message"].content == "break"
-    assert mini.sandbox.count(SEND_PATH) == 0
-
-
-def test_reply_sent_fires_after_delivery(mini: Mini) -> None:
-    mini.wechat.on("text")(lambda message: TextReply("delivered"))
-    sent_signal = Recorder(on_call=lambda: mini.sandbox.sent)
-    with signals.reply_sent.connected_to(sent_signal, mini.app):
-        result = mini.client.text("please reply")
-    assert result.text == "success"
-    [call] = sent_signal.calls
-    assert call["sender"] is mini.app
-    assert call["reply"] == TextReply("delivered")
-    assert call["message"].content == "please reply"
-    assert call["account"] == "default"
-    # When the signal fired, the message had already reached the API.
-    assert call["observed"] == [text_sent("delivered")]
-
-
 @pytest.mark.parametrize("errcode", [45015, 45047, 48001])
 def test_a_send_failure_signals_delivery_failed(mini: Mini, errcode: int) -> None:
     mini.sandbox.fail(SEND_PATH, errcode, times=None)
@@ -529,7 +257,7 @@ def test_a_busy_api_once_is_retried_and_delivers(sandbox: Sandbox) -> None:
         assert mini.client.text("busy once").text == "success"
     assert sandbox.count(SEND_PATH) == 2
     assert failed.calls == []
-    assert sandbox.sent == [text_sent("second time lucky")]
+    assert sandbox.sent == [custom_text("second time lucky")]
 
 
 def test_transfer_to_customer_service_is_answered_passively(mini: Mini, sandbox: Sandbox) -> None:
@@ -547,200 +275,3 @@ def test_transfer_to_customer_service_is_answered_passively(mini: Mini, sandbox:
     is_json = result.response.get_data().lstrip().startswith(b"{")
     assert is_json == (mini.fmt == "json")
     assert sandbox.count(SEND_PATH) == 0
-
-
-# == rejections (JSON accounts) ===========================================================
-
-
-class Guarded(t.NamedTuple):
-    """A JSON mini program whose handlers and signals record everything that reaches them."""
-
-    mini: Mini
-    handled: list[Message]
-    received: Recorder
-    rejected: Recorder
-
-    @property
-    def client(self) -> WeChatTestClient:
-        return self.mini.client
-
-    def good_request(self) -> tuple[bytes, dict[str, str]]:
-        return self.client.encode(self.client.message("text", Content="hello"))
-
-    def assert_rejected(self, response: t.Any, status: int, *keywords: str) -> None:
-        assert 400 <= status < 500
-        assert_refused(
-            response,
-            status,
-            keywords,
-            app=self.mini.app,
-            account="default",
-            rejected=self.rejected,
-            handled=self.handled,
-            received=self.received,
-        )
-        assert self.mini.sandbox.count(SEND_PATH) == 0
-
-
-@contextlib.contextmanager
-def guarded(sandbox: Sandbox, mode: str) -> Iterator[Guarded]:
-    mini = make_mini(sandbox, "json", mode)
-    handled: list[Message] = []
-
-    @mini.wechat.on()
-    def record(message: Message) -> str:
-        handled.append(message)
-        return "a handler ran"
-
-    received, rejected = Recorder(), Recorder()
-    with (
-        signals.message_received.connected_to(received, mini.app),
-        signals.request_rejected.connected_to(rejected, mini.app),
-    ):
-        yield Guarded(mini, handled, received, rejected)
-
-
-@pytest.fixture
-def plain_json(sandbox: Sandbox) -> Iterator[Guarded]:
-    with guarded(sandbox, "plain") as guard:
-        yield guard
-
-
-@pytest.fixture
-def safe_json(sandbox: Sandbox) -> Iterator[Guarded]:
-    with guarded(sandbox, "safe") as guard:
-        yield guard
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        b'{"ToUserName": "gh_0123456789ab", "MsgType": ',
-        b"{'ToUserName': 'single quotes'}",
-        b'{"MsgType": "text",}',
-        b"\xff\xfe\xfa not even text",
-    ],
-    ids=["truncated", "single-quotes", "trailing-comma", "binary"],
-)
-def test_rejects_malformed_json(plain_json: Guarded, body: bytes) -> None:
-    _body, query = plain_json.good_request()
-    response = plain_json.client.post(body, query)
-    plain_json.assert_rejected(response, 400, "json")
-
-
-@pytest.mark.parametrize(
-    "body",
-    [b"[]", b'[{"MsgType": "text", "FromUserName": "u"}]', b'"text"', b"42", b"null"],
-    ids=["empty-array", "array-of-message", "string", "number", "null"],
-)
-def test_rejects_a_json_value_that_is_not_an_object(plain_json: Guarded, body: bytes) -> None:
-    _body, query = plain_json.good_request()
-    response = plain_json.client.post(body, query)
-    plain_json.assert_rejected(response, 400, "object", "json")
-
-
-def test_rejects_an_xml_body_to_a_json_account(plain_json: Guarded) -> None:
-    client = plain_json.client
-    fields = client.message("text", Content="hello")
-    _body, query = client.encode(fields)
-    xml_body = to_xml(fields).encode()
-    response = client.post(xml_body, query)
-    plain_json.assert_rejected(response, 400, "json")
-
-
-def test_rejects_an_xml_envelope_to_a_json_account_in_safe_mode(safe_json: Guarded) -> None:
-    body, query = safe_json.good_request()
-    encrypt = json.loads(body)["Encrypt"]
-    xml_envelope = (
-        f"<xml><ToUserName><![CDATA[{DEFAULT_ORIGINAL_ID}]]></ToUserName>"
-        f"<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
-    )
-    response = safe_json.client.post(xml_envelope, query)
-    safe_json.assert_rejected(response, 400, "json")
-
-
-def sealed_json_request(crypto: MessageCrypto, plaintext: bytes) -> tuple[bytes, dict[str, str]]:
-    """A safe-mode JSON request carrying ``plaintext`` sealed by ``crypto``, signed right."""
-    sealed = crypto.seal(plaintext, nonce="n" + secrets.token_hex(5))
-    query = {
-        "signature": sign(crypto.token, sealed.timestamp, sealed.nonce),
-        "timestamp": sealed.timestamp,
-        "nonce": sealed.nonce,
-        "encrypt_type": "aes",
-        "msg_signature": sealed.msg_signature,
-    }
-    body = json.dumps({"ToUserName": DEFAULT_ORIGINAL_ID, "Encrypt": sealed.encrypt})
-    return body.encode(), query
-
-
-def test_rejects_a_message_encrypted_for_another_app_id(safe_json: Guarded) -> None:
-    inner = json.dumps(safe_json.client.message("text", Content="hi")).encode()
-    body, query = sealed_json_request(MessageCrypto(TOKEN, AES_KEY, "wxANOTHERAPP00000001"), inner)
-    response = safe_json.client.post(body, query)
-    safe_json.assert_rejected(response, 403, "AppID")
-
-
-def test_the_same_construction_for_our_app_id_is_accepted(safe_json: Guarded) -> None:
-    """The control for the AppID rejection."""
-    inner = json.dumps(safe_json.client.message("text", Content="hi")).encode()
-    body, query = sealed_json_request(MessageCrypto(TOKEN, AES_KEY, SANDBOX_APP_ID), inner)
-    response = safe_json.client.post(body, query)
-    assert (response.status_code, response.get_data()) == (200, b"success")
-    assert [m.content for m in safe_json.handled] == ["hi"]
-
-
-@pytest.mark.parametrize(
-    "inner", [b"[1, 2, 3]", b"{not json", b"<xml><MsgType>text</MsgType></xml>"]
-)
-def test_rejects_an_encrypted_payload_that_is_not_a_json_object(
-    safe_json: Guarded, inner: bytes
-) -> None:
-    body, query = sealed_json_request(MessageCrypto(TOKEN, AES_KEY, SANDBOX_APP_ID), inner)
-    response = safe_json.client.post(body, query)
-    safe_json.assert_rejected(response, 400, "json", "object")
-
-
-@pytest.mark.parametrize(
-    "fields",
-    [
-        {"ToUserName": "gh", "FromUserName": "u", "CreateTime": 1},
-        {"ToUserName": "gh", "FromUserName": ["u"], "CreateTime": 1, "MsgType": "text"},
-        {"ToUserName": "gh", "FromUserName": "u", "CreateTime": 1, "MsgType": {"x": "text"}},
-        {"ToUserName": "gh", "FromUserName": "u", "CreateTime": "yesterday", "MsgType": "text"},
-    ],
-    ids=["no-msgtype", "sender-list", "msgtype-object", "bad-createtime"],
-)
-def test_rejects_a_json_object_that_is_not_a_message(plain_json: Guarded, fields: Fields) -> None:
-    _body, query = plain_json.good_request()
-    response = plain_json.client.post(json.dumps(fields), query)
-    plain_json.assert_rejected(response, 400, "MsgType", "FromUserName", "CreateTime")
-
-
-# == dedup of WeChat's retries ============================================================
-
-
-def test_a_retried_json_event_runs_once(sandbox: Sandbox) -> None:
-    mini = make_mini(sandbox, "json", "safe")
-    calls: list[Message] = []
-
-    @mini.wechat.on("user_enter_tempsession")
-    def enter(message: Message) -> str:
-        calls.append(message)
-        return "welcome"
-
-    event = mini.client.event_message("user_enter_tempsession", SessionFrom="s", CreateTime=17)
-    assert mini.client.send(event).text == "success"
-    assert mini.client.send(dict(event)).text == "success"
-    assert len(calls) == 1
-    assert sandbox.sent == [text_sent("welcome")]
-
-
-def test_a_new_msgid_is_a_new_message(sandbox: Sandbox) -> None:
-    mini = make_mini(sandbox, "json", "plain")
-    mini.wechat.on("text")(lambda message: f"id {message.id}")
-    first = mini.client.message("text", Content="same words")
-    second = mini.client.message("text", Content="same words")
-    assert first["MsgId"] != second["MsgId"]
-    mini.client.send(first)
-    mini.client.send(second)
-    assert sandbox.sent == [text_sent(f"id {first['MsgId']}"), text_sent(f"id {second['MsgId']}")]
