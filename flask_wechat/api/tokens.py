@@ -102,7 +102,7 @@ class CredentialStore:
             now = time.time()
             if now < current.refresh_at:
                 return current.value
-            if now < current.expires_at - 1:
+            if now < current.expires_at:  # still valid: nobody waits for the new one
                 self._refresh_in_background()
                 return current.value
         return self.refresh()
