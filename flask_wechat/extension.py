@@ -63,8 +63,14 @@ def exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:
     if exempt():
         return
 
+    checked = False
+
     def exempt_late() -> None:
-        if request.blueprint == blueprint.name:
+        # CSRFProtect may come after WeChat in the site's set-up, but it is there by
+        # the first request: look once, then cost nothing.
+        nonlocal checked
+        if not checked:
+            checked = True
             exempt()
 
     app.before_request(exempt_late)

@@ -96,9 +96,14 @@ class Field(t.Generic[V]):
     def __init__(self, text: bool = True) -> None:
         self.text = text
         self.name = ""
+        self.wechat_name = ""
 
     def __set_name__(self, owner: type[t.Any], name: str) -> None:
         self.name = name
+        # The usual spelling (content → Content, event_key → EventKey), read straight
+        # from the top level before the snake_case index of every field is built.
+        camel = "".join(part.capitalize() for part in name.split("_"))
+        self.wechat_name = camel if snake_case(camel) == name else ""
 
     @t.overload
     def __get__(self, obj: None, owner: type[t.Any] | None = None) -> Field[V]: ...
@@ -107,7 +112,9 @@ class Field(t.Generic[V]):
     def __get__(self, obj: Message | None, owner: type[t.Any] | None = None) -> t.Any:
         if obj is None:
             return self
-        value = obj.field(self.name)
+        value = obj._raw.get(self.wechat_name) if self.wechat_name else None
+        if value is None:
+            value = obj.field(self.name)
         if self.text and isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
         return value
