@@ -5,7 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import typing as t
 
-from flask import current_app, request
+from flask import current_app
 
 from .blueprints import PLATFORMS, make_blueprint
 from .cli import wechat_cli
