@@ -217,6 +217,18 @@ return 0
 """
 
 
+def _pack(commands: list[tuple[t.Any, ...]]) -> bytes:
+    """Commands in Redis's wire format (RESP): our arguments are only str, bytes
+    and int, so this is all the encoding there is."""
+    out: list[bytes] = []
+    for command in commands:
+        out.append(b"*%d\r\n" % len(command))
+        for arg in command:
+            data = arg if isinstance(arg, bytes) else str(arg).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
@@ -244,6 +256,7 @@ class RedisStore(Store):
         self.prefix = prefix
         self._errors = (redis.RedisError, OSError)
         self._no_script = redis.exceptions.NoScriptError
+        self._response_error = redis.exceptions.ResponseError
         self._claim = client.register_script(_CLAIM)
         self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
         # set_soon's writes, sent along with the next claim or get, or by a thread
@@ -252,6 +265,14 @@ class RedisStore(Store):
         self._pending_lock = threading.Lock()
         self._wake = threading.Event()
         self._flusher_pid = 0
+        # The hot commands (claim, get, the queued writes) go straight down one
+        # connection per thread, taken from the client's pool and kept: redis-py's
+        # pipeline objects and per-command pool checkout cost more than the round
+        # trip itself. Clients without a plain pool (Cluster) use pipelines.
+        self._pool = (
+            getattr(client, "connection_pool", None) if isinstance(client, redis.Redis) else None
+        )
+        self._local = threading.local()
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "wechat:") -> RedisStore:
@@ -272,9 +293,7 @@ class RedisStore(Store):
     _FLUSH_AFTER = 0.005
 
     def get(self, key: str) -> t.Any:
-        if self._pending:
-            return _loads(self._with_pending(("GET", self.prefix + key)))
-        return _loads(self._call(self.redis.get, self.prefix + key))
+        return _loads(self._with_pending(("GET", self.prefix + key)))
 
     def set_soon(self, key: str, value: t.Any, ttl: float) -> None:
         """Queue the ``SET``: it travels in the same round trip as this process's
@@ -308,7 +327,36 @@ class RedisStore(Store):
                 except StoreUnavailable as exc:
                     logger.warning("could not store %d answer(s) in Redis: %s", len(pending), exc)
 
+    def _connection(self) -> t.Any:
+        held = getattr(self._local, "held", None)
+        if held is not None and held[0] == os.getpid():
+            return held[1]
+        pool = t.cast(t.Any, self._pool)
+        try:
+            connection = pool.get_connection()
+        except TypeError:  # redis-py before 5.3 wants a command name
+            connection = pool.get_connection("_")
+        self._local.held = (os.getpid(), connection)
+        return connection
+
     def _pipeline(self, commands: list[tuple[t.Any, ...]]) -> list[t.Any]:
+        if self._pool is not None:
+            try:
+                connection = self._connection()
+            except self._errors as exc:
+                raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
+            try:
+                connection.send_packed_command([_pack(commands)])
+                answers: list[t.Any] = []
+                for _ in commands:
+                    try:
+                        answers.append(connection.read_response())
+                    except self._response_error as exc:
+                        answers.append(exc)
+                return answers
+            except self._errors as exc:
+                connection.disconnect()  # reconnects on the next command
+                raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
         pipe = self.redis.pipeline(transaction=False)
         for command in commands:
             pipe.execute_command(*command)
@@ -352,10 +400,7 @@ class RedisStore(Store):
         if guard is not None:
             keys.append(self.prefix + guard.key)
             args += [guard.value, _ms(guard.ttl)]
-        if self._pending:
-            result = self._with_pending(("EVALSHA", self._claim.sha, len(keys), *keys, *args))
-        else:
-            result = self._call(self._claim, keys=keys, args=args)
+        result = self._with_pending(("EVALSHA", self._claim.sha, len(keys), *keys, *args))
         status = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
         stored = _loads(result[1]) if len(result) > 1 else None
         return Claim(t.cast(ClaimStatus, status), stored)

@@ -21,6 +21,7 @@ from flask import Flask
 from flask_wechat import Message, WeChat
 from flask_wechat.parsing import parse_json, parse_xml
 from flask_wechat.sandbox import Sandbox
+from flask_wechat.tasks import InlineRunner
 from flask_wechat.testing import DEFAULT_USER, WeChatTestClient
 
 from .conftest import AES_KEY
@@ -387,7 +388,8 @@ def _app(kind: str, mode: str, fmt: str, sandbox: Sandbox) -> tuple[Flask, WeCha
         )
     if kind == "miniprogram":
         app.config["WECHAT_FORMAT"] = fmt
-    return app, WeChat(app)
+    # Late work (a 微信客服 event's pull) runs within the test, not after it.
+    return app, WeChat(app, task_runner=InlineRunner(attempts=1))
 
 
 def _cases() -> list[t.Any]:
