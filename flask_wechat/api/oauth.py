@@ -40,12 +40,7 @@ class OAuthAPI:
         base = self.client.base_url
         host = AUTHORIZE_HOST if base == self.client.platform.api_base_url else base
         account = self.client.account
-        query = (
-            f"appid={quote(account.app_id or '', safe='')}"
-            f"&redirect_uri={quote(redirect_uri, safe='')}"
-            f"&response_type=code&scope={quote(scope, safe='')}"
-            f"&state={quote(state, safe='')}"
-        )
+        query = self._consent_query(redirect_uri, scope, state)
         for name, value in self.client.platform.authorize_params(account).items():
             query += f"&{name}={quote(str(value), safe='')}"
         return f"{host}/connect/oauth2/authorize?{query}#wechat_redirect"
@@ -57,14 +52,17 @@ class OAuthAPI:
 
         https://developers.weixin.qq.com/doc/oplatform/Website_App/WeChat_Login/Wechat_Login.html
         """
-        account = self.client.account
-        query = (
-            f"appid={quote(account.app_id or '', safe='')}"
+        query = self._consent_query(redirect_uri, scope, state)
+        return f"{AUTHORIZE_HOST}/connect/qrconnect?{query}#wechat_redirect"
+
+    def _consent_query(self, redirect_uri: str, scope: str, state: str) -> str:
+        # WeChat wants these four in exactly this order.
+        return (
+            f"appid={quote(self.client.account.app_id or '', safe='')}"
             f"&redirect_uri={quote(redirect_uri, safe='')}"
             f"&response_type=code&scope={quote(scope, safe='')}"
             f"&state={quote(state, safe='')}"
         )
-        return f"{AUTHORIZE_HOST}/connect/qrconnect?{query}#wechat_redirect"
 
     def exchange_code(self, code: str) -> JSON:
         """Trade the ``code`` from the redirect for ``access_token``, ``expires_in``,
