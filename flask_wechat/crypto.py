@@ -93,12 +93,16 @@ def _cbc_through_aes_new(key: bytes, iv: bytes) -> t.Any:
 def _cbc_direct(key: bytes, iv: bytes) -> t.Any:
     # AES.new's keyword handling costs more than the encryption of a message; the
     # same two steps, without it (pycryptodome's own CBC mode over its AES state).
-    return _CbcMode(_AES_MODULE._create_base_cipher({"key": key}), iv)  # type: ignore[no-untyped-call]
+    return _CbcMode(_create_base_cipher({"key": key}), iv)
 
 
 try:  # pycryptodome's internals: fall back to AES.new if they ever move
     from Crypto.Cipher import AES as _AES_MODULE
     from Crypto.Cipher._mode_cbc import CbcMode as _CbcMode
+
+    _create_base_cipher: t.Callable[[dict[str, bytes]], t.Any] = getattr(  # noqa: B009
+        _AES_MODULE, "_create_base_cipher"
+    )
 
     _probe = bytes(32)
     if _cbc_direct(_probe, _probe[:16]).encrypt(_probe) != _cbc_through_aes_new(

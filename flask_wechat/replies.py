@@ -282,18 +282,16 @@ class TransferCustomerServiceReply(Reply):
         return {"TransInfo": {"KfAccount": self.kf_account}}
 
 
-_TYPES: dict[str, type[Reply]] = {
-    cls.msg_type: cls
-    for cls in (
-        TextReply,
-        ImageReply,
-        VoiceReply,
-        VideoReply,
-        MusicReply,
-        NewsReply,
-        TransferCustomerServiceReply,
-    )
-}
+_CLASSES: tuple[type[Reply], ...] = (
+    TextReply,
+    ImageReply,
+    VoiceReply,
+    VideoReply,
+    MusicReply,
+    NewsReply,
+    TransferCustomerServiceReply,
+)
+_TYPES: dict[str, type[Reply]] = {cls.msg_type: cls for cls in _CLASSES}
 
 
 def reply_from_data(data: t.Mapping[str, t.Any]) -> Reply:

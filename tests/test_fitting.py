@@ -362,7 +362,13 @@ def test_mypy_checks_handlers_and_message_fields(tmp_path: Path) -> None:
         cwd=tmp_path,
         env={**os.environ, "MYPYPATH": str(Path(__file__).resolve().parents[1])},
     )
-    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    # Only the site's own file counts: with older stubs of flask_wechat's own
+    # dependencies (the minimum-versions run) mypy also reports inside the package.
+    errors = [
+        line
+        for line in done.stdout.splitlines()
+        if ": error:" in line and line.startswith("handlers.py:")
+    ]
     lines = {int(line.split(":")[1]) for line in errors}
     source = snippet.read_text().splitlines()
     typo = source.index("    return message.contnet") + 1
