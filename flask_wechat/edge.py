@@ -35,14 +35,19 @@ class Answer(t.NamedTuple):
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
 
-    def to_data(self) -> list[t.Any]:
-        """A JSON-compatible form, for the shared store."""
-        return [self.body.decode("latin-1"), self.mimetype, self.status, list(self.headers)]
+    def to_data(self) -> tuple[t.Any, ...]:
+        """A JSON-compatible form, for the shared store (JSON makes it a list).
+
+        Tuples of strings and numbers only: the in-process store keeps a minute of
+        answers, and such tuples are left alone by Python's cyclic garbage collector
+        where lists would be scanned on every full collection."""
+        headers = tuple(map(tuple, self.headers))
+        return (self.body.decode("latin-1"), self.mimetype, self.status, headers)
 
     @classmethod
     def from_data(cls, data: t.Any) -> Answer | None:
         """The answer stored by :meth:`to_data`, or ``None`` for anything else."""
-        if not isinstance(data, list) or len(data) != 4:
+        if not isinstance(data, (list, tuple)) or len(data) != 4:
             return None
         body, mimetype, status, headers = data
         return cls(
