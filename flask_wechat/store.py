@@ -257,6 +257,9 @@ class RedisStore(Store):
         self._errors = (redis.RedisError, OSError)
         self._no_script = redis.exceptions.NoScriptError
         self._response_error = redis.exceptions.ResponseError
+        # "Connection closed by server" and friends, but not a timeout: a command
+        # that timed out may have run.
+        self._closed = (redis.exceptions.ConnectionError,)
         self._claim = client.register_script(_CLAIM)
         self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
         # set_soon's writes, sent along with the next claim or get, or by a thread
@@ -339,24 +342,36 @@ class RedisStore(Store):
         self._local.held = (os.getpid(), connection)
         return connection
 
+    def _send(self, packed: bytes, count: int) -> list[t.Any]:
+        connection = self._connection()
+        try:
+            connection.send_packed_command([packed])
+            answers: list[t.Any] = []
+            for _ in range(count):
+                try:
+                    answers.append(connection.read_response())
+                except self._response_error as exc:
+                    answers.append(exc)
+            return answers
+        except BaseException:
+            connection.disconnect()  # reconnects on the next command
+            raise
+
     def _pipeline(self, commands: list[tuple[t.Any, ...]]) -> list[t.Any]:
         if self._pool is not None:
-            try:
-                connection = self._connection()
-            except self._errors as exc:
-                raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
-            try:
-                connection.send_packed_command([_pack(commands)])
-                answers: list[t.Any] = []
-                for _ in commands:
-                    try:
-                        answers.append(connection.read_response())
-                    except self._response_error as exc:
-                        answers.append(exc)
-                return answers
-            except self._errors as exc:
-                connection.disconnect()  # reconnects on the next command
-                raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
+            packed = _pack(commands)
+            for attempt in (1, 2):
+                try:
+                    return self._send(packed, len(commands))
+                except self._closed as exc:
+                    # A connection Redis closed (it restarted): the commands never
+                    # ran, so they are sent once more on a fresh connection.
+                    if attempt == 2:
+                        raise StoreUnavailable(
+                            f"Redis did not answer ({type(exc).__name__})"
+                        ) from None
+                except self._errors as exc:
+                    raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
         pipe = self.redis.pipeline(transaction=False)
         for command in commands:
             pipe.execute_command(*command)
