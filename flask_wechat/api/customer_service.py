@@ -10,13 +10,14 @@ from __future__ import annotations
 import typing as t
 
 from ..replies import Article
+from .base import APIModule
 from .media import read_upload
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from ..replies import Reply
-    from .client import JSON, Client
+    from .client import JSON
     from .media import FileInput
 
 #: An article given as a :class:`~flask_wechat.replies.Article` or as WeChat's own dict.
@@ -41,11 +42,8 @@ def _present(**fields: t.Any) -> dict[str, t.Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-class CustomerServiceAPI:
+class CustomerServiceAPI(APIModule):
     """Send customer-service messages and manage the kf accounts that send them."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     # -- messages -----------------------------------------------------------------
 

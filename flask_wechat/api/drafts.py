@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import typing as t
 
+from .base import APIModule
+
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .client import JSON, Client
+    from .client import JSON
 
 #: An article: ``title``, ``content`` (HTML), ``thumb_media_id`` (a permanent
 #: image or thumb), optional ``author``, ``digest``, ``content_source_url``,
@@ -24,11 +26,8 @@ if t.TYPE_CHECKING:
 Article: t.TypeAlias = "Mapping[str, t.Any]"
 
 
-class DraftAPI:
+class DraftAPI(APIModule):
     """``/cgi-bin/draft/*``."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def add(self, articles: Sequence[Article]) -> str:
         """Save a draft of one or more (at most 8) articles; returns its ``media_id``."""
@@ -51,11 +50,8 @@ class DraftAPI:
         return self.client.post("/cgi-bin/draft/batchget", body, idempotent=True)
 
 
-class FreePublishAPI:
+class FreePublishAPI(APIModule):
     """``/cgi-bin/freepublish/*``."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def submit(self, media_id: str) -> str:
         """Publish the draft ``media_id``; returns the ``publish_id`` to follow."""

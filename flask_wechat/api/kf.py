@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import typing as t
 
+from .base import APIModule
+
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .client import JSON, Client
+    from .client import JSON
 
 
-class KfAPI:
+class KfAPI(APIModule):
     """``/cgi-bin/kf/sync_msg`` and ``/cgi-bin/kf/send_msg``."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def sync_msg(
         self,

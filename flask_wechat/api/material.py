@@ -14,20 +14,18 @@ from __future__ import annotations
 import json
 import typing as t
 
+from .base import APIModule
 from .media import _DEFAULT_NAMES, FileInput, read_upload
 
 if t.TYPE_CHECKING:
-    from .client import JSON, Client
+    from .client import JSON
 
 #: The material types: ``news`` (articles, listed only) and the files.
 MATERIAL_TYPES = ("image", "voice", "video", "thumb", "news")
 
 
-class MaterialAPI:
+class MaterialAPI(APIModule):
     """Add, read, list, count and delete permanent material."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def add(
         self,

@@ -16,6 +16,7 @@ import tempfile
 import typing as t
 
 from ..errors import TransportError
+from .base import APIModule
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -23,7 +24,7 @@ if t.TYPE_CHECKING:
 
     import requests
 
-    from .client import JSON, Client
+    from .client import JSON
 
 #: A file to upload: a filesystem path, the bytes themselves, or a binary file object.
 FileInput: t.TypeAlias = "str | os.PathLike[str] | bytes | bytearray | t.BinaryIO"
@@ -155,11 +156,8 @@ class MediaDownload:
         self.close()
 
 
-class MediaAPI:
+class MediaAPI(APIModule):
     """Temporary media: ``/cgi-bin/media/upload`` and ``/cgi-bin/media/get``."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def upload(
         self,

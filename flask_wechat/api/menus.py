@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import typing as t
 
+from .base import APIModule
+
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .client import JSON, Client
+    from .client import JSON
 
 #: A menu: ``{"button": [...]}`` or just the list of buttons.
 MenuInput: t.TypeAlias = "Mapping[str, t.Any] | Sequence[Mapping[str, t.Any]]"
@@ -25,11 +27,8 @@ def _buttons(menu: MenuInput) -> list[t.Any]:
     return list(t.cast("Mapping[str, t.Any]", menu)["button"])
 
 
-class MenuAPI:
+class MenuAPI(APIModule):
     """Create, read and delete the account's menus."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def menu_params(self) -> dict[str, t.Any]:
         """Query parameters every menu call carries: the platform's (WeCom names the

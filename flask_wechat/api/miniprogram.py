@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import typing as t
 
+from .base import APIModule
 from .subscribe import SubscribeData, subscribe_data
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .client import JSON, Client
+    from .client import JSON
 
 
-class MiniProgramAPI:
+class MiniProgramAPI(APIModule):
     """Calls specific to Mini Programs."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def code_to_session(self, js_code: str) -> JSON:
         """Trade the code from ``wx.login()`` for ``openid``, ``session_key`` (and

@@ -11,9 +11,10 @@ import typing as t
 from urllib.parse import quote
 
 from ..errors import APIError
+from .base import APIModule
 
 if t.TYPE_CHECKING:
-    from .client import JSON, Client
+    from .client import JSON
 
 AUTHORIZE_HOST = "https://open.weixin.qq.com"
 
@@ -22,11 +23,8 @@ AUTHORIZE_HOST = "https://open.weixin.qq.com"
 _UNDECIDED = frozenset({-1})
 
 
-class OAuthAPI:
+class OAuthAPI(APIModule):
     """OAuth 2.0 web authorization for pages opened inside WeChat."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def authorize_url(self, redirect_uri: str, scope: str = "snsapi_base", state: str = "") -> str:
         """The consent page URL to redirect the user to.

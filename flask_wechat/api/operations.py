@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import typing as t
 
+from .base import APIModule
+
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .client import JSON, Client
+    from .client import JSON
 
 #: The most openids one blacklist call takes.
 MAX_BLACKLIST_BATCH = 20
 
 
-class OperationsAPI:
+class OperationsAPI(APIModule):
     """Quotas, the current menu configuration, the blacklist, online staff."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def clear_quota(self) -> JSON:
         """Reset the account's daily API call counts (after 45009

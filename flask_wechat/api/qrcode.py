@@ -12,8 +12,10 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import quote
 
+from .base import APIModule
+
 if t.TYPE_CHECKING:
-    from .client import JSON, Client
+    from .client import JSON
 
 #: The longest a temporary QR code lives (30 days).
 MAX_EXPIRE_SECONDS = 2_592_000
@@ -52,11 +54,8 @@ def _kind(temporary: bool) -> str:
     return "temporary" if temporary else "permanent"
 
 
-class QRCodeAPI:
+class QRCodeAPI(APIModule):
     """Create scene QR codes and build their image URLs."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def create(self, scene: int | str, expire_seconds: int | None = None) -> JSON:
         """Create a QR code carrying ``scene``: ``ticket``, ``url`` (what the code

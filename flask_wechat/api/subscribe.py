@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import typing as t
 
+from .base import APIModule
+
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .client import JSON, Client
+    from .client import JSON
 
 #: Subscribe message data: keyword name -> value (``{"thing1": "…", "time2": "…"}``).
 SubscribeData: t.TypeAlias = "Mapping[str, str | int | float | Mapping[str, t.Any]]"
@@ -38,12 +40,9 @@ def subscribe_data(data: SubscribeData) -> dict[str, dict[str, t.Any]]:
     return wrapped
 
 
-class SubscribeAPI:
+class SubscribeAPI(APIModule):
     """Subscribe message templates (shared by Official Accounts and Mini Programs)
     and the Official Account's send (``subscribe/bizsend``)."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def get_category(self) -> list[dict[str, t.Any]]:
         """The account's categories (``id``, ``name``), which choose the library

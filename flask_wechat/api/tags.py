@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typing as t
 
+from .base import APIModule
+
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from .client import JSON, Client
+    from .client import JSON
 
 #: ``/cgi-bin/tags/members/batch(un)tagging`` takes at most 50 OpenIDs per call.
 BATCH_TAGGING_LIMIT = 50
@@ -28,11 +30,8 @@ def chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
-class TagAPI:
+class TagAPI(APIModule):
     """Create tags, tag and untag followers, list a tag's followers."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def create(self, name: str) -> dict[str, t.Any]:
         """Create a tag (name at most 30 bytes); returns ``{"id": ..., "name": ...}``."""

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import typing as t
 
+from .base import APIModule
+
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .client import JSON, Client
+    from .client import JSON
 
 #: Template data: ``{"keyword1": "value"}`` or ``{"keyword1": {"value": ..., "color": ...}}``.
 TemplateData: t.TypeAlias = "Mapping[str, str | int | float | Mapping[str, t.Any]]"
@@ -31,11 +33,8 @@ def _data(data: TemplateData) -> dict[str, dict[str, t.Any]]:
     return normalized
 
 
-class TemplateAPI:
+class TemplateAPI(APIModule):
     """Manage template messages and send them."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def set_industry(self, id1: int | str, id2: int | str) -> JSON:
         """Set the account's primary and secondary industry (changeable once a month)."""

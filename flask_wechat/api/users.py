@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typing as t
 
+from .base import APIModule
 from .tags import chunks
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from .client import JSON, Client
+    from .client import JSON
 
 #: ``/cgi-bin/user/info/batchget`` takes at most 100 OpenIDs per call.
 BATCHGET_LIMIT = 100
@@ -17,11 +18,8 @@ BATCHGET_LIMIT = 100
 USER_LIST_PAGE = 10000
 
 
-class UserAPI:
+class UserAPI(APIModule):
     """Read followers' profiles and list every follower."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def get(self, open_id: str, lang: str = "zh_CN") -> JSON:
         """One follower's profile (``subscribe`` is 0 once they unfollowed)."""

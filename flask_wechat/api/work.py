@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typing as t
 
+from .base import APIModule
+
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .client import JSON, Client
+    from .client import JSON
 
 #: A recipient list: ``"a|b"`` as WeCom writes it, or a sequence of ids.
 Recipients: t.TypeAlias = "str | Sequence[str | int] | None"
@@ -19,11 +21,8 @@ def _recipients(value: Recipients) -> str | None:
     return "|".join(str(item) for item in value) or None
 
 
-class WorkAPI:
+class WorkAPI(APIModule):
     """WeCom app messages and member identification."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
 
     def get_user_info(self, code: str) -> JSON:
         """The member (``UserId``) or outsider (``OpenId``) behind a WeCom OAuth ``code``
