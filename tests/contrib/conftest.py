@@ -20,9 +20,19 @@ import redis
 from flask import Flask
 
 from flask_wechat.contrib import _apps
-from flask_wechat.sandbox import RelayPlatform, Sandbox
+from flask_wechat.sandbox import SANDBOX_APP_SECRET, RelayPlatform, Sandbox
 
-from .queue_app import API_ENV, IMAGE_ENV, QUEUE_ENV, REDIS_ENV, RELAY_ENV, RELAY_TOKEN, RUNNER_ENV
+from .queue_app import (
+    AES_KEY,
+    API_ENV,
+    IMAGE_ENV,
+    QUEUE_ENV,
+    REDIS_ENV,
+    RELAY_ENV,
+    RELAY_TOKEN,
+    RUNNER_ENV,
+    TOKEN,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -180,3 +190,10 @@ def make_site(
             started.stop()
         client.close()
         _apps.clear()
+
+
+def assert_no_secret(raw: bytes) -> None:
+    """What sits in a queue carries no AppSecret, callback Token, AES key, relay
+    token or access_token."""
+    for secret in (SANDBOX_APP_SECRET, TOKEN, AES_KEY, RELAY_TOKEN, "access_token"):
+        assert secret.encode() not in raw

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from flask_wechat.sandbox import SANDBOX_APP_SECRET, SANDBOX_OPENID, RelayPlatform, Sandbox
+from flask_wechat.sandbox import SANDBOX_OPENID, RelayPlatform, Sandbox
 from flask_wechat.testing import WeChatTestClient
 
-from .conftest import BIN, UPLOAD, Site, make_site, uploads, wait_for
-from .queue_app import AES_KEY, FAILED_KEY, RELAY_TOKEN, TOKEN
+from .conftest import BIN, UPLOAD, Site, assert_no_secret, make_site, uploads, wait_for
+from .queue_app import FAILED_KEY
 
 pytestmark = pytest.mark.redis
 
@@ -58,11 +58,6 @@ def queued_messages(site: Site) -> list[tuple[bytes, list[t.Any]]]:
         body = json.loads(base64.b64decode(envelope["body"]))
         found.append((t.cast(bytes, raw), t.cast(list[t.Any], body)))
     return found
-
-
-def assert_no_secret(raw: bytes) -> None:
-    for secret in (SANDBOX_APP_SECRET, TOKEN, AES_KEY, RELAY_TOKEN, "access_token"):
-        assert secret.encode() not in raw
 
 
 def test_late_reply_and_relay_forward_delivered_once(site: Site) -> None:

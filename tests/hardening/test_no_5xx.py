@@ -105,9 +105,9 @@ HOSTILE_NEXT = [
 ]
 
 
-@pytest.mark.parametrize("target", HOSTILE_NEXT)
-def test_hostile_next_values_redirect_safely(sandbox: Sandbox, target: str) -> None:
-    app = Flask("hardening_oauth")
+def oauth_app(sandbox: Sandbox, name: str) -> Flask:
+    """An API-only app with the OAuth views, on the sandbox."""
+    app = Flask(name)
     app.config.update(
         TESTING=True,
         SECRET_KEY="oauth-hardening",
@@ -116,6 +116,12 @@ def test_hostile_next_values_redirect_safely(sandbox: Sandbox, target: str) -> N
     )
     app.config.update(sandbox.flask_config("mp"))
     WeChat(app)
+    return app
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_hostile_next_values_redirect_safely(sandbox: Sandbox, target: str) -> None:
+    app = oauth_app(sandbox, "hardening_oauth")
     browser = app.test_client()
     # The next value as /login saw it ...
     encodable = target.encode("utf-8", "replace").decode("utf-8")  # what a query can carry
@@ -136,15 +142,7 @@ def test_hostile_next_values_redirect_safely(sandbox: Sandbox, target: str) -> N
 
 
 def test_a_plain_next_path_is_kept(sandbox: Sandbox) -> None:
-    app = Flask("hardening_oauth_ok")
-    app.config.update(
-        TESTING=True,
-        SECRET_KEY="oauth-hardening",
-        WECHAT_CALLBACK_URL=None,
-        WECHAT_OAUTH_URL="/wechat/oauth",
-    )
-    app.config.update(sandbox.flask_config("mp"))
-    WeChat(app)
+    app = oauth_app(sandbox, "hardening_oauth_ok")
     browser = app.test_client()
     browser.get("/wechat/oauth/login", query_string={"next": "/orders/7?tab=新"})
     with browser.session_transaction() as session:
