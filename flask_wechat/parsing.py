@@ -123,40 +123,44 @@ _local = _Parser()
 # each plain text or one CDATA section, with nothing that XML would transform
 # (no ``&``, ``<``, ``]`` or CR inside, no control characters, no attributes, no
 # declaration). Such a body means the same to any XML parser, so it is read with
-# two regular expressions; everything else (nesting, entities, DOCTYPE…) goes to lxml.
-_LEAF_TEXT = rb"[^\x00-\x08\x0b\x0c\x0d\x0e-\x1f<&\]]*"
-_LEAF = (
-    rb"<([A-Za-z][A-Za-z0-9_]{0,63})>(?:<!\[CDATA\[("
+# one regular expression; everything else (nesting, entities, DOCTYPE…) goes to lxml.
+_LEAF_TEXT = r"[^\x00-\x08\x0b\x0c\x0d\x0e-\x1f<&\]]*"
+# Each leaf takes the blanks after it: a match can only start at a "<", and as
+# no value holds a "<", a failed attempt costs at most the text up to the next one.
+_LEAVES = re.compile(
+    r"(<([A-Za-z][A-Za-z0-9_]{0,63})>(?:<!\[CDATA\[("
     + _LEAF_TEXT
-    + rb")\]\]>|("
+    + r")\]\]>|("
     + _LEAF_TEXT
-    + rb"))</\1>"
+    + r"))</\2>[ \t\n]*)"
 )
-_FLAT = re.compile(
-    rb"[ \t\n]*<xml>((?:[ \t\n]*<([A-Za-z][A-Za-z0-9_]{0,63})>(?:<!\[CDATA\["
-    + _LEAF_TEXT
-    + rb"\]\]>|"
-    + _LEAF_TEXT
-    + rb")</\2>){1,64})[ \t\n]*</xml>[ \t\n]*"
-)
-_LEAVES = re.compile(_LEAF)
+_BLANKS = " \t\n"
+_MAX_FLAT_LEAVES = 64
 
 
 def _parse_flat(data: bytes) -> Fields | None:
-    """The fields of a flat body (see above), or ``None`` to use lxml."""
-    match = _FLAT.fullmatch(data)
-    if match is None:
-        return None
-    fields: Fields = {}
+    """The fields of a flat body (see above), or ``None`` to use lxml.
+
+    ``findall`` finds leaves wherever they are; that they tile the whole inside
+    of ``<xml>`` (their lengths add up to its length) is what proves the body flat.
+    """
     try:
-        for leaf in _LEAVES.finditer(match.group(1)):
-            tag = leaf.group(1).decode()
-            if tag in fields:
-                return None  # repeated elements: let lxml build the list
-            value = leaf.group(2)
-            fields[tag] = (value if value is not None else leaf.group(3)).decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+    text = text.strip(_BLANKS)
+    if not (text.startswith("<xml>") and text.endswith("</xml>")):
+        return None
+    inner = text[5:-6].lstrip(_BLANKS)
+    leaves = _LEAVES.findall(inner)
+    if not leaves or len(leaves) > _MAX_FLAT_LEAVES:
+        return None
+    if sum([len(leaf[0]) for leaf in leaves]) != len(inner):
+        return None
+    # one of a leaf's two values is always empty: CDATA or plain text
+    fields: Fields = {tag: cdata or plain for _, tag, cdata, plain in leaves}
+    if len(fields) != len(leaves):
+        return None  # repeated elements: let lxml build the list
     return fields
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import json
+import os
 
 import pytest
 
 from flask_wechat.crypto import (
     MessageCrypto,
+    RandomPool,
     Sealed,
     sign,
 )
@@ -135,7 +138,7 @@ def test_seal_defaults_timestamp_and_nonce(
 def test_encrypt_is_the_sealed_xml_envelope(
     mc: MessageCrypto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("flask_wechat.crypto.secrets.token_bytes", _fixed_prefix)
+    monkeypatch.setattr("flask_wechat.crypto.random_bytes", _fixed_prefix)
     envelope = mc.encrypt("hello", timestamp="1700000000", nonce="abc")
     sealed = mc.seal("hello", timestamp="1700000000", nonce="abc")
     assert envelope == sealed.to_xml()
@@ -150,3 +153,36 @@ def test_decrypt_echostr_round_trip(mc: MessageCrypto) -> None:
 
 
 # -- WeChat's published vectors -----------------------------------------------------
+
+
+def test_encryption_from_many_threads_at_once_decrypts(mc: MessageCrypto) -> None:
+    texts = [f"message {n} " * (n % 7 + 1) for n in range(400)]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        ciphertexts = list(pool.map(mc.encrypt_raw, texts))
+    assert [mc.decrypt_raw(c).decode() for c in ciphertexts] == texts
+    assert len(set(ciphertexts)) == len(texts)
+
+
+def test_random_bytes_are_never_handed_out_twice() -> None:
+    pool = RandomPool()
+    taken = [pool.take(24) for _ in range(RandomPool.SIZE // 24 * 3)]
+    assert all(len(chunk) == 24 for chunk in taken)
+    assert len(set(taken)) == len(taken)
+    assert len(pool.take(RandomPool.SIZE + 1)) == RandomPool.SIZE + 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_other_random_bytes() -> None:
+    pool = RandomPool()
+    pool.take(16)  # the buffer is filled before the fork
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, pool.take(16))
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 16)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert len(child) == 16
+    assert child != pool.take(16)

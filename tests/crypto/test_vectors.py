@@ -178,7 +178,7 @@ def test_vector_official_account_compatible_mode() -> None:
 def test_vector_official_account_java_encrypts_byte_for_byte(
     monkeypatch: pytest.MonkeyPatch, plaintext: str, ciphertext: str, signature: str
 ) -> None:
-    monkeypatch.setattr("flask_wechat.crypto.secrets.token_bytes", _fixed_prefix)
+    monkeypatch.setattr("flask_wechat.crypto.random_bytes", _fixed_prefix)
     mp = MessageCrypto(JAVA_TOKEN, JAVA_AES_KEY, JAVA_APP_ID)
     assert mp.encrypt_raw(plaintext) == ciphertext
     sealed = mp.seal(plaintext, timestamp=JAVA_TIMESTAMP, nonce=JAVA_NONCE)
@@ -200,3 +200,16 @@ def test_vector_with_wrong_receive_id_is_invalid_app_id() -> None:
 
 
 # -- negative cases -----------------------------------------------------------------
+
+
+def test_vectors_stay_byte_exact_one_after_another_on_one_instance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # encryption goes on one CBC chain per instance; every message must still be
+    # exactly what a fresh WXBizMsgCrypt gives, whatever was encrypted before it
+    monkeypatch.setattr("flask_wechat.crypto.random_bytes", _fixed_prefix)
+    mp = MessageCrypto(JAVA_TOKEN, JAVA_AES_KEY, JAVA_APP_ID)
+    for _ in range(3):
+        assert mp.encrypt_raw(JAVA_PLAIN_2) == JAVA_CIPHER_2
+        assert mp.encrypt_raw(JAVA_PLAIN_1) == JAVA_CIPHER_1
+        mp.encrypt_raw("x" * 77)  # any length in between
