@@ -133,9 +133,12 @@ class Callback:
         a message lost. That is logged and signalled (``possible_duplicate``).
         """
         account = self.account
-        seen = ("e" if inbound.encrypted else "p") + inbound.digest
         guard = Deduplicator.guard(
-            account.name, inbound.timestamp, inbound.nonce, seen, account.replay_window
+            account.name,
+            inbound.timestamp,
+            inbound.nonce,
+            ("e" if inbound.encrypted else "p") + inbound.digest,
+            account.replay_window,
         )
         try:
             return self.state.dedup.claim(key, account.dedup_ttl, guard)
@@ -179,7 +182,7 @@ class Callback:
         answer = SUCCESS
         try:
             answer = handle(
-                app, self.state, message, functools.partial(self.render, message, inbound)
+                app, self.state, message, functools.partial(self.render, message, inbound), account
             )
         finally:
             if ttl and claim.value is not StoreUnavailable:

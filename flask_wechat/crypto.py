@@ -32,6 +32,9 @@ from .parsing import parse_json, parse_xml
 BLOCK_SIZE = 32
 """WXBizMsgCrypt pads to 32 bytes, twice AES's block size."""
 
+#: PKCS#7 padding of every length WXBizMsgCrypt uses (1 to 32 bytes).
+_PADDING = [bytes((n,)) * n for n in range(BLOCK_SIZE + 1)]
+
 _NONCE_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -52,7 +55,11 @@ def check_signature(signature: str | None, *parts: str) -> None:
     if not signature:
         raise InvalidSignature("missing signature")
     expected = sign(*parts)
-    if not hmac.compare_digest(expected.encode(), signature.lower().encode("utf-8", "replace")):
+    try:
+        valid = hmac.compare_digest(expected, signature.lower())
+    except TypeError:  # not ASCII, so not a hex digest
+        valid = False
+    if not valid:
         raise InvalidSignature("invalid signature")
 
 
@@ -130,6 +137,58 @@ def random_bytes(count: int) -> bytes:
     return _random.take(count)
 
 
+BlockOperation = t.Callable[[bytes, bytearray], None]
+"""Encrypt or decrypt whole blocks of the first argument into the second."""
+
+
+def _public_operation(method: t.Callable[..., t.Any]) -> BlockOperation:
+    def run(data: bytes, out: bytearray) -> None:
+        method(data, output=out)
+
+    return run
+
+
+def _direct_operation(cipher: t.Any, library: t.Any, name: str) -> BlockOperation:
+    # pycryptodome's public encrypt()/decrypt() check their arguments in Python on
+    # every call, which costs five times the AES work on a message; this calls the
+    # same C function of the same cipher state with arguments that are always right.
+    function = getattr(library, name)
+    state = cipher._state.get()
+
+    def run(data: bytes, out: bytearray) -> None:
+        if function(state, _c_pointer(data), _c_pointer(out), len(data)):
+            raise ValueError(f"{name} failed")
+
+    return run
+
+
+def _operations_work(library: t.Any) -> bool:
+    key, blocks = bytes(range(32)), bytes(range(64))
+    for name, method in (("CBC_encrypt", "encrypt"), ("CBC_decrypt", "decrypt")):
+        direct_out = bytearray(64)
+        cipher = AES.new(key, AES.MODE_CBC, key[:16])
+        _direct_operation(cipher, library, name)(blocks, direct_out)
+        if direct_out != getattr(AES.new(key, AES.MODE_CBC, key[:16]), method)(blocks):
+            return False
+    return True
+
+
+try:  # pycryptodome's internals: the public methods serve if they ever move
+    from Crypto.Cipher._mode_cbc import raw_cbc_lib as _CBC_LIBRARY
+    from Crypto.Util._raw_api import c_uint8_ptr as _c_pointer
+
+    _DIRECT = _operations_work(_CBC_LIBRARY)
+except Exception:
+    _DIRECT = False
+
+
+def _block_operation(cipher: t.Any, method: str) -> BlockOperation:
+    """``cipher.encrypt`` or ``cipher.decrypt`` (a CBC cipher) as a block operation."""
+    if _DIRECT:
+        return _direct_operation(cipher, _CBC_LIBRARY, f"CBC_{method}")
+    return _public_operation(getattr(cipher, method))  # pragma: no cover
+
+
 class Sealed(t.NamedTuple):
     """An encrypted message with its signature, ready to wrap in XML or JSON."""
 
@@ -168,21 +227,39 @@ class MessageCrypto:
         (WeCom) that every decrypted message must carry.
     """
 
-    __slots__ = ("_cbc", "_chain", "_ecb", "_iv", "_key", "_lock", "_receive_id", "receive_id", "token")
+    __slots__ = (
+        "_cbc",
+        "_cbc_in",
+        "_chain",
+        "_decrypt_blocks",
+        "_decrypt_lock",
+        "_encrypt_blocks",
+        "_iv",
+        "_iv_number",
+        "_key",
+        "_lock",
+        "_receive_id",
+        "receive_id",
+        "token",
+    )
 
     def __init__(self, token: str, encoding_aes_key: str, receive_id: str) -> None:
         self.token = token
         self._key = decode_aes_key(encoding_aes_key)
         self._iv = self._key[:16]
-        # CBC decryption is ECB decryption XOR the previous ciphertext block, so one
-        # stateless ECB object serves every decryption (creating a cipher costs more
-        # than decrypting a message).
-        self._ecb = AES.new(self._key, AES.MODE_ECB)
-        # CBC encryption goes on one long chain (see encrypt_raw): no cipher to
-        # create per message. ``_chain`` is the IV XOR the chain's last block.
+        # Both directions go on one long CBC chain each, under a lock: creating a
+        # cipher per message costs more than the AES work on it. Encrypting, the
+        # first block is adjusted to the chain (see _encrypt). Decrypting, only the
+        # first 16 bytes, the random prefix, come out wrong, and they are skipped.
+        self._cbc_in = AES.new(self._key, AES.MODE_CBC, self._iv)
+        self._decrypt_blocks = _block_operation(self._cbc_in, "decrypt")
+        # ``_chain`` is the IV XOR the last block of the encryption chain.
         self._cbc = AES.new(self._key, AES.MODE_CBC, self._iv)
+        self._encrypt_blocks = _block_operation(self._cbc, "encrypt")
         self._chain = 0
+        self._iv_number = int.from_bytes(self._iv, "big")
         self._lock = threading.Lock()
+        self._decrypt_lock = threading.Lock()
         self.receive_id = receive_id
         self._receive_id = receive_id.encode()
 
@@ -190,23 +267,25 @@ class MessageCrypto:
 
     def encrypt_raw(self, plaintext: str | bytes) -> str:
         """Encrypt ``plaintext`` into WeChat's base64 ciphertext (no signature)."""
+        return self._encrypt(plaintext, random_bytes(16))
+
+    def _encrypt(self, plaintext: str | bytes, prefix: bytes) -> str:
         msg = plaintext.encode() if isinstance(plaintext, str) else plaintext
-        rest = struct.pack(">I", len(msg)) + msg + self._receive_id
-        pad = BLOCK_SIZE - (16 + len(rest)) % BLOCK_SIZE
-        rest += bytes((pad,)) * pad
-        prefix = int.from_bytes(random_bytes(16), "big")
+        size = 20 + len(msg) + len(self._receive_id)
+        padding = _PADDING[BLOCK_SIZE - size % BLOCK_SIZE]
+        ciphertext = bytearray(size + len(padding))
+        random_block = int.from_bytes(prefix, "big")
         # WXBizMsgCrypt encrypts every message afresh from IV = key[:16]. Here one
         # CBC object goes on from the previous message's last block L; feeding it
         # prefix XOR IV XOR L as the first block makes that block's ciphertext
         # AES(prefix XOR IV): byte for byte what a fresh start gives, and the rest
         # of the chain follows from it. Saves creating a cipher per message.
         with self._lock:
-            first = (prefix ^ self._chain).to_bytes(16, "big")
-            ciphertext = self._cbc.encrypt(first + rest)
-            self._chain = int.from_bytes(self._iv, "big") ^ int.from_bytes(
-                ciphertext[-16:], "big"
-            )
-        return base64.b64encode(ciphertext).decode()
+            first = (random_block ^ self._chain).to_bytes(16, "big")
+            plain = b"".join((first, len(msg).to_bytes(4, "big"), msg, self._receive_id, padding))
+            self._encrypt_blocks(plain, ciphertext)
+            self._chain = self._iv_number ^ int.from_bytes(ciphertext[-16:], "big")
+        return binascii.b2a_base64(ciphertext, newline=False).decode("ascii")
 
     def decrypt_raw(self, ciphertext: str) -> bytes:
         """Decrypt WeChat's base64 ``ciphertext`` and return the message bytes.
@@ -220,12 +299,11 @@ class MessageCrypto:
             raise DecryptError("ciphertext is not valid base64") from None
         if not data or len(data) % BLOCK_SIZE:
             raise DecryptError("ciphertext length is not a multiple of 32 bytes")
-        chained = int.from_bytes(self._ecb.decrypt(data), "big") ^ int.from_bytes(
-            self._iv + data[:-16], "big"
-        )
-        plain = chained.to_bytes(len(data), "big")
+        plain = bytearray(len(data))
+        with self._decrypt_lock:
+            self._decrypt_blocks(data, plain)
         pad = plain[-1]
-        if not 1 <= pad <= BLOCK_SIZE or plain[-pad:] != bytes((pad,)) * pad:
+        if not 1 <= pad <= BLOCK_SIZE or not plain.endswith(_PADDING[pad]):
             raise DecryptError("bad padding")
         end = len(plain) - pad
         if end < 20:
@@ -235,7 +313,7 @@ class MessageCrypto:
             raise DecryptError("bad message length")
         if plain[20 + length : end] != self._receive_id:
             raise InvalidAppId("message is for another AppID")
-        return plain[20 : 20 + length]
+        return bytes(plain[20 : 20 + length])
 
     # -- the WXBizMsgCrypt operations -------------------------------------------
 
@@ -244,8 +322,9 @@ class MessageCrypto:
     ) -> Sealed:
         """Encrypt and sign ``plaintext``; timestamp and nonce default to now/random."""
         ts = str(int(time.time()) if timestamp is None else timestamp)
-        nonce = nonce or make_nonce()
-        encrypt = self.encrypt_raw(plaintext)
+        randomness = random_bytes(24)  # the ciphertext's prefix, and the nonce
+        nonce = nonce or randomness[16:].hex()
+        encrypt = self._encrypt(plaintext, randomness[:16])
         return Sealed(encrypt, sign(self.token, ts, nonce, encrypt), ts, nonce)
 
     def encrypt(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import re
 import typing as t
 import warnings
@@ -70,6 +71,11 @@ class Handler:
     match: re.Pattern[str] | None = None
     account: str | None = None
     agent_id: int | None = None
+    #: ``async def``: awaited to completion (found once, at registration).
+    is_async: bool = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.func))
 
     def accepts(self, message: Message) -> bool:
         """Whether every filter of this handler matches ``message``."""

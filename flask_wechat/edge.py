@@ -14,6 +14,7 @@ import typing as t
 from urllib.parse import parse_qsl
 
 from flask import Response, request
+from werkzeug.utils import get_content_type
 
 from . import signals
 from .errors import BodyTooLarge, MalformedBody, StaleRequest
@@ -56,7 +57,12 @@ class Answer(t.NamedTuple):
 
     def to_response(self) -> Response:
         """The Flask response carrying this answer."""
-        return Response(self.body, self.status, list(self.headers), mimetype=self.mimetype)
+        content_type = _CONTENT_TYPES.get(self.mimetype)
+        if content_type is None:  # werkzeug's own rule for adding a charset
+            content_type = get_content_type(self.mimetype, "utf-8")
+            if len(_CONTENT_TYPES) < 64:
+                _CONTENT_TYPES[self.mimetype] = content_type
+        return Response(self.body, self.status, self.headers or None, content_type=content_type)
 
     @classmethod
     def of_response(cls, response: Response) -> Answer:
@@ -71,6 +77,8 @@ class Answer(t.NamedTuple):
         )
 
 
+_CONTENT_TYPES: dict[str, str] = {}
+
 SUCCESS = Answer(b"success")
 """What WeChat takes as "received, no reply" (an empty body works too)."""
 
@@ -84,11 +92,15 @@ def query_args(environ: t.Mapping[str, t.Any]) -> dict[str, str]:
     raw = environ.get("QUERY_STRING", "")
     args: dict[str, str] = {}
     if "%" in raw or "+" in raw:
-        pairs = parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="replace")
-    else:
-        pairs = [(n, v) for n, _, v in (part.partition("=") for part in raw.split("&")) if n]
-    for name, value in pairs:
-        args.setdefault(name, value)
+        for name, value in parse_qsl(
+            raw, keep_blank_values=True, encoding="utf-8", errors="replace"
+        ):
+            args.setdefault(name, value)
+        return args
+    for part in raw.split("&"):
+        name, _, value = part.partition("=")
+        if name and name not in args:
+            args[name] = value
     return args
 
 

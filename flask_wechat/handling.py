@@ -23,7 +23,6 @@ import asyncio
 import concurrent.futures
 import contextvars
 import functools
-import inspect
 import logging
 import time
 import typing as t
@@ -34,13 +33,15 @@ from . import signals
 from .dispatch import coerce_reply
 from .edge import SUCCESS, Answer
 from .messages import Message
-from .replies import ImageReply, TransferCustomerServiceReply, reply_from_data
+from .replies import ImageReply, TextReply, TransferCustomerServiceReply, reply_from_data
 from .tasks import Task
 
 if t.TYPE_CHECKING:
     from flask import Flask
 
     from .api import Client
+    from .config import Account
+    from .dispatch import Handler
     from .replies import Reply
     from .state import WeChatState
 
@@ -64,14 +65,15 @@ except ImportError:  # pragma: no cover - asgiref is installed with the test ext
     HAVE_ASGIREF = False
 
 
-def call_handler(app: Flask, func: t.Callable[[Message], t.Any], message: Message) -> t.Any:
-    """Call ``func``; a coroutine function is awaited to completion.
+def call_handler(app: Flask, handler: Handler, message: Message) -> t.Any:
+    """Call ``handler``; an ``async def`` one is awaited to completion.
 
     With asgiref installed that is ``app.ensure_sync``, as for Flask's async views;
     without it the coroutine runs in a fresh event loop (on a helper thread when
     this thread already runs one).
     """
-    if not inspect.iscoroutinefunction(func):
+    func = handler.func
+    if not handler.is_async:
         return func(message)
     if HAVE_ASGIREF:
         return app.ensure_sync(func)(message)
@@ -111,7 +113,7 @@ def run_handler(app: Flask, state: WeChatState, message: Message) -> Result:
     if handler is None:
         return None
     try:
-        return coerce_reply(call_handler(app, handler.func, message))
+        return coerce_reply(call_handler(app, handler, message))
     except Exception as exc:
         report_failure(app, message, exc)
         if propagates(app):
@@ -128,10 +130,13 @@ def report_failure(app: Flask, message: Message, exc: BaseException) -> None:
         signals.handler_failed.send(app, message=message, exception=exc, account=message.account)
 
 
-def handle(app: Flask, state: WeChatState, message: Message, render: Render) -> Answer:
+def handle(
+    app: Flask, state: WeChatState, message: Message, render: Render, account: Account | None = None
+) -> Answer:
     """Run the handler of ``message`` within its account's reply deadline and
-    return the callback's answer (see the module docstring)."""
-    deadline = state.account(message.account).reply_deadline
+    return the callback's answer (see the module docstring). ``account`` is the
+    message's, when the caller has it at hand."""
+    deadline = (account or state.account(message.account)).reply_deadline
     if deadline and state.handler_pool is not None:
         return _handle_on_pool(app, state, message, render, deadline)
     started = time.monotonic()
@@ -187,6 +192,15 @@ def route(
     """The answer for a handler's ``result``; ``render`` is ``None`` where no
     passive answer is possible any more (late) or wanted."""
     try:
+        if (  # the usual case, first
+            render is not None
+            and isinstance(result, TextReply)
+            and state.account(message.account).platform.passive_replies
+        ):
+            answer = render(result)
+            if signals.reply_sent.receivers:
+                signals.reply_sent.send(app, message=message, reply=result, account=message.account)
+            return answer
         if result is None:
             relay_unanswered(app, state, message)
             return SUCCESS

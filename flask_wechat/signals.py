@@ -91,6 +91,8 @@ def send_type_signals(sender: object, name: str, account: str, **payload: t.Any)
     signal = _type_signals.get(name)
     if signal is not None and signal.receivers:
         signal.send(sender, account=account, **payload)
+    if not _account_signals:  # the usual case: no per-account signal at all
+        return
     scoped = _account_signals.get(f"{account}\x1f{name}")
     if scoped is not None and scoped.receivers:
         scoped.send(sender, account=account, **payload)

@@ -47,6 +47,11 @@ class Claim(t.NamedTuple):
     value: t.Any = None
 
 
+#: The outcomes that carry no value, made once.
+CLAIMED = Claim("new")
+REPLAYED = Claim("replayed")
+
+
 class Guard(t.NamedTuple):
     """A value ``key`` must keep for ``ttl`` seconds once first stored."""
 
@@ -128,10 +133,9 @@ class MemoryStore(Store):
         return entry
 
     def _sweep(self, now: float) -> None:
-        if now >= self._next_sweep:
-            self._next_sweep = now + self._SWEEP_INTERVAL
-            for key in [k for k, (expires, _) in self._entries.items() if expires <= now]:
-                del self._entries[key]
+        self._next_sweep = now + self._SWEEP_INTERVAL
+        for key in [k for k, (expires, _) in self._entries.items() if expires <= now]:
+            del self._entries[key]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -144,13 +148,17 @@ class MemoryStore(Store):
     def set(self, key: str, value: t.Any, ttl: float) -> None:
         now = time.monotonic()
         with self._lock:
-            self._sweep(now)
+            if now >= self._next_sweep:
+                self._sweep(now)
             self._entries[key] = (now + ttl, value)
+
+    set_soon = set
 
     def add(self, key: str, value: t.Any, ttl: float) -> bool:
         now = time.monotonic()
         with self._lock:
-            self._sweep(now)
+            if now >= self._next_sweep:
+                self._sweep(now)
             if self._live(key, now) is not None:
                 return False
             self._entries[key] = (now + ttl, value)
@@ -169,25 +177,28 @@ class MemoryStore(Store):
             return True
 
     def claim(self, key: str, value: t.Any, ttl: float, guard: Guard | None = None) -> Claim:
+        # Store.claim's rules, in one pass under the lock (the hot path of every callback).
         now = time.monotonic()
+        entries = self._entries
         with self._lock:
-            self._sweep(now)
+            if now >= self._next_sweep:
+                self._sweep(now)
             if guard is not None:
-                seen = self._live(guard.key, now)
-                if seen is None:
-                    self._entries[guard.key] = (now + guard.ttl, guard.value)
+                seen = entries.get(guard.key)
+                if seen is None or seen[0] <= now:
+                    entries[guard.key] = (now + guard.ttl, guard.value)
                 elif seen[1] != guard.value:
-                    return Claim("replayed")
+                    return REPLAYED
                 else:
                     entry = self._live(key, now) if ttl else None
                     return Claim("duplicate", None if entry is None else entry[1])
             if not ttl:
-                return Claim("new")
-            entry = self._live(key, now)
-            if entry is not None:
+                return CLAIMED
+            entry = entries.get(key)
+            if entry is not None and entry[0] > now:
                 return Claim("duplicate", entry[1])
-            self._entries[key] = (now + ttl, value)
-            return Claim("new")
+            entries[key] = (now + ttl, value)
+            return CLAIMED
 
 
 # KEYS[1] the claim, KEYS[2] the guard (optional); ARGV: value, ttl ms, guard value,

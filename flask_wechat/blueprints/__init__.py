@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from .miniprogram import MiniProgram
 from .mp import OfficialAccount
@@ -26,10 +26,11 @@ PLATFORMS: dict[str, Platform] = {
 }
 
 
-def _view(account_name: str) -> t.Callable[[], Response]:
+def _view(state: WeChatState, account_name: str) -> t.Callable[[], Response]:
+    callbacks = state.callbacks
+
     def callback() -> Response:
-        state: WeChatState = current_app.extensions["wechat"]
-        endpoint = state.callbacks[account_name]
+        endpoint = callbacks[account_name]
         if request.method == "GET":
             return endpoint.get()
         return endpoint.post()
@@ -44,8 +45,7 @@ def make_blueprint(
     """A blueprint with every account's callback URL (and relay endpoints).
 
     Endpoints are ``<name>.callback_<account>`` (``url_for("wechat.callback_default")``).
-    Views find their account through ``current_app``, so nothing per request is
-    kept on the blueprint.
+    The blueprint is made for one app's ``state`` and registered on that app only.
     """
     blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
     for account in state.accounts.values():
@@ -53,7 +53,7 @@ def make_blueprint(
             blueprint.add_url_rule(
                 account.callback_url,
                 endpoint=f"callback_{account.name}",
-                view_func=_view(account.name),
+                view_func=_view(state, account.name),
                 methods=["GET", "POST"],
                 strict_slashes=False,
             )

@@ -89,8 +89,9 @@ def mc() -> MessageCrypto:
 
 
 def _fixed_prefix(size: int) -> bytes:
-    assert size == 16
-    return JAVA_PREFIX
+    # 16 bytes for the ciphertext's prefix; sealing draws 8 more for the nonce
+    assert size in (16, 24)
+    return (JAVA_PREFIX + b"n" * 8)[:size]
 
 
 # -- sign / check_signature ---------------------------------------------------------

@@ -156,7 +156,7 @@ def test_check_signature_compares_in_constant_time(monkeypatch: pytest.MonkeyPat
     with pytest.raises(InvalidSignature):
         check_signature("f" * 40, TOKEN, "1", "n")
     assert len(calls) == 2
-    assert calls[0][0] == calls[0][1] == signature.encode()
+    assert calls[0][0] == calls[0][1] == signature
 
 
 # -- jsapi_signature ----------------------------------------------------------------
@@ -227,3 +227,8 @@ def test_decode_aes_key_gives_32_bytes() -> None:
 
 
 # -- MessageCrypto: round trips -----------------------------------------------------
+
+
+def test_a_signature_that_is_not_ascii_is_invalid() -> None:
+    with pytest.raises(InvalidSignature):
+        check_signature("签名" * 20, TOKEN, "1", "n")
