@@ -26,6 +26,7 @@ from .edge import SUCCESS, Answer, check_timestamp, query_args, read_body, rejec
 from .errors import MalformedBody, RejectedRequest, ReplayedRequest, StoreUnavailable
 from .handling import handle, report_failure
 from .messages import Message
+from .platform import Platform
 from .store import Claim
 from .tasks import Task
 
@@ -66,6 +67,9 @@ class Callback:
         self.state = state
         self.account = account
         self.crypto: MessageCrypto | None = None
+        # what every delivery needs, worked out once
+        self._dedup_prefix = state.dedup.key(account.name, "")
+        self._follows_up = type(account.platform).follow_up is not Platform.follow_up
         if account.encoding_aes_key and account.token:
             self.crypto = MessageCrypto(account.token, account.encoding_aes_key, account.receive_id)
 
@@ -101,7 +105,7 @@ class Callback:
         """Answer WeChat's URL verification."""
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         try:
-            args = query_args(request.environ)
+            args = query_args(request._get_current_object().environ)  # type: ignore[attr-defined]
             check_timestamp(args.get("timestamp", ""), self.account.replay_window)
             echostr = self.verify_url(args)
         except RejectedRequest as exc:
@@ -115,7 +119,7 @@ class Callback:
         """Receive one message: verify, decrypt, parse, dedup, dispatch and reply."""
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         try:
-            args = query_args(request.environ)
+            args = query_args(request._get_current_object().environ)  # type: ignore[attr-defined]
             check_timestamp(args.get("timestamp", ""), self.account.replay_window)
             inbound = self.open(read_body(), args)
             message = Message(inbound.fields, self.account.name)
@@ -168,8 +172,9 @@ class Callback:
         account = self.account
         ttl = account.dedup_ttl
         dedup = self.state.dedup
-        message_id = f"m{message.id}" if message.id is not None else f"d{inbound.digest}"
-        key = dedup.key(account.name, message_id)
+        key = self._dedup_prefix + (
+            f"m{message.id}" if message.id is not None else f"d{inbound.digest}"
+        )
         claim = self.claim(app, key, inbound, message)
         if claim.status == "replayed":
             return reject(app, account.name, ReplayedRequest("replayed request"))
@@ -178,7 +183,8 @@ class Callback:
                 signals.duplicate_ignored.send(app, message=message, account=account.name)
             found = dedup.wait(key, claim.value, account.reply_deadline) if ttl else None
             return (found or SUCCESS).to_response()
-        self.follow_up(app, message)
+        if self._follows_up:
+            self.follow_up(app, message)
         answer = SUCCESS
         try:
             answer = handle(
