@@ -139,7 +139,7 @@ _BLANKS = " \t\n"
 # mode): the flat shape again, with these two leaves only; one match reads it.
 _ENVELOPE = re.compile(
     rb"[ \t\n]*<xml>[ \t\n]*<ToUserName><!\[CDATA\[([!-;=?-\[^-~]*)\]\]></ToUserName>"
-    rb"[ \t\n]*<Encrypt><!\[CDATA\[([A-Za-z0-9+/=]*)\]\]></Encrypt>[ \t\n]*</xml>[ \t\n]*"
+    rb"[ \t\n]*<Encrypt><!\[CDATA\[([^\]]*)\]\]></Encrypt>[ \t\n]*</xml>[ \t\n]*"
 )
 _MAX_FLAT_LEAVES = 64
 
@@ -151,11 +151,14 @@ def _parse_flat(data: bytes) -> Fields | None:
     of ``<xml>`` (their lengths add up to its length) is what proves the body flat.
     """
     envelope = _ENVELOPE.fullmatch(data)
-    if envelope is not None:  # printable ASCII only: decoding cannot fail
-        return {
-            "ToUserName": envelope.group(1).decode("ascii"),
-            "Encrypt": envelope.group(2).decode("ascii"),
-        }
+    if envelope is not None:
+        try:
+            return {
+                "ToUserName": envelope.group(1).decode("ascii"),  # printable ASCII only
+                "Encrypt": envelope.group(2).decode("utf-8"),
+            }
+        except UnicodeDecodeError:
+            return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -405,7 +405,7 @@ def test_flat_bodies_parse_as_lxml_parses_them(fields: dict[str, tuple[bool, str
 @settings(max_examples=200, derandomize=True, deadline=None)
 @given(
     st.text(st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=24),
-    st.text(st.sampled_from("ABCxyz019+/= "), max_size=40),
+    st.text(st.sampled_from("ABCxyz019+/= <&>]\x01\r长"), max_size=40),
     st.sampled_from(["", " ", "\n", "\t \n"]),
 )
 def test_encrypted_envelopes_parse_as_lxml_parses_them(
