@@ -18,6 +18,7 @@ behind the site's flask-caching configuration, else memory.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -228,28 +229,155 @@ return 0
 """
 
 
-def _pack(commands: list[tuple[t.Any, ...]]) -> bytes:
-    """Commands in Redis's wire format (RESP): our arguments are only str, bytes
-    and int, so this is all the encoding there is."""
-    out: list[bytes] = []
-    for command in commands:
-        out.append(b"*%d\r\n" % len(command))
-        for arg in command:
-            data = arg if isinstance(arg, bytes) else str(arg).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(out)
+# The hot commands in Redis's wire format (RESP), as format strings over their
+# arguments' lengths and bytes: one formatting per command. A bulk string is
+# "$<length>\r\n<bytes>\r\n".
+_BULK = b"$%d\r\n%s\r\n"
+_SET = b"*5\r\n$3\r\nSET\r\n" + _BULK * 2 + b"$2\r\nPX\r\n" + _BULK
+_GET = b"*2\r\n$3\r\nGET\r\n" + _BULK
 
 
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
 
+# Built once: json.dumps with arguments other than its defaults builds an encoder per call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _dumps(value: t.Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _encode(value).encode()
 
 
 def _loads(raw: bytes | None) -> t.Any:
     return None if raw is None else json.loads(raw)
+
+
+# The claim script's first answer → the Claim (bytes; str from a client that decodes).
+_CLAIMED: dict[bytes | str, Claim] = {
+    form: Claim(status) for status in t.get_args(ClaimStatus) for form in (status, status.encode())
+}
+# Enough for every reply of a callback's round trip in one recv; larger ones take more.
+_READ_SIZE = 65536
+
+
+class _Wire:
+    """A redis-py connection, spoken to directly on its socket.
+
+    redis-py connects it (AUTH, SELECT, TLS, timeouts); the packed commands then go
+    down ``connection._sock`` and their RESP2 replies are parsed here. redis-py's
+    own reply path (a health check, its SocketBuffer and parser, a ``try`` per
+    reply) costs more CPU per call than the round trip itself.
+    """
+
+    __slots__ = ("connection", "data", "error", "pos", "received", "sock")
+
+    def __init__(self, connection: t.Any, error: t.Callable[[str], Exception]) -> None:
+        self.connection = connection
+        #: what an error reply becomes (it may raise instead, as redis-py does)
+        self.error = error
+        self.sock: t.Any = None
+        self.data = b""  # what was received and not parsed yet, from self.pos
+        self.pos = 0
+        self.received = False  # whether any byte of the replies came
+
+    def roundtrip(self, packed: bytes, count: int) -> list[t.Any]:
+        """Send ``packed`` and parse its ``count`` replies; an error reply is an
+        exception object in the list. Socket errors propagate (``received`` tells
+        whether the server had begun answering); so does a reply that is not RESP2,
+        as a ConnectionAbortedError."""
+        if self.connection._sock is None:  # disconnected after a failure
+            self.connection.connect()
+        sock = self.sock = self.connection._sock  # with redis-py's socket_timeout on it
+        self.received = False
+        sock.sendall(packed)
+        self.data, self.pos = sock.recv(_READ_SIZE), 0  # all the replies, as a rule
+        if not self.data:
+            raise ConnectionResetError("connection closed by the server")
+        self.received = True
+        try:
+            return [self._reply() for _ in range(count)]
+        except ValueError:  # a length or an integer that is none
+            raise ConnectionAbortedError("not a RESP2 reply") from None
+
+    def _reply(self) -> t.Any:
+        data, pos = self.data, self.pos
+        end = data.find(b"\r\n", pos)
+        while end < 0:
+            self._fill(0)
+            data, pos = self.data, self.pos
+            end = data.find(b"\r\n", pos)
+        first, self.pos = data[pos], end + 2  # the type byte
+        if first == 36:  # $: a bulk string, or nil
+            size = int(data[pos + 1 : end])
+            start = end + 2
+            if size >= 0 and data.startswith(b"\r\n", start + size):  # all here already
+                self.pos = start + size + 2
+                return data[start : start + size]
+            return None if size < 0 else self._take(size)
+        if first == 42:  # *: an array (nested ones too), or nil
+            size = int(data[pos + 1 : end])
+            return None if size < 0 else [self._reply() for _ in range(size)]
+        if first == 43:  # +: a simple string
+            return data[pos + 1 : end]
+        if first == 58:  # :: an integer
+            return int(data[pos + 1 : end])
+        if first == 45:  # -: an error
+            return self.error(data[pos + 1 : end].decode(errors="replace"))
+        raise ConnectionAbortedError("not a RESP2 reply")
+
+    def _take(self, size: int) -> bytes:
+        """A bulk string's ``size`` bytes and its CRLF, from ``self.pos``."""
+        missing = self.pos + size + 2 - len(self.data)
+        if missing > 0:
+            self._fill(missing)
+        start = self.pos
+        if not self.data.startswith(b"\r\n", start + size):
+            raise ConnectionAbortedError("not a RESP2 reply")
+        self.pos = start + size + 2
+        return self.data[start : start + size]
+
+    def _fill(self, need: int) -> None:
+        """Receive what comes, or ``need`` bytes more; ``self.data`` then starts at
+        ``self.pos`` 0."""
+        rest = self.data[self.pos :]
+        if need <= 0:
+            chunk = self.sock.recv(_READ_SIZE)
+        else:  # the rest of a large reply, in one buffer however many reads it takes
+            buffer = bytearray(need)
+            view, got = memoryview(buffer), 0
+            while got < need:
+                size = self.sock.recv_into(view[got:])
+                if not size:
+                    break
+                self.received, got = True, got + size
+            chunk = bytes(buffer) if got == need else b""
+        if not chunk:
+            raise ConnectionResetError("connection closed by the server")
+        self.received = True
+        self.data, self.pos = rest + chunk, 0
+
+
+class _Stock:
+    """A redis-py connection whose own reply reading is needed: a Sentinel's turns
+    a READONLY reply (a failover) into a reconnection; RESP3 has push messages."""
+
+    __slots__ = ("connection", "error", "received")
+
+    def __init__(self, connection: t.Any, error: type[Exception]) -> None:
+        self.connection = connection
+        self.error = error
+        self.received = True  # redis-py tells a closed connection itself
+
+    def roundtrip(self, packed: bytes, count: int) -> list[t.Any]:
+        self.connection.send_packed_command([packed])
+        answers: list[t.Any] = []
+        for _ in range(count):
+            try:
+                answers.append(self.connection.read_response())
+            except self.error as exc:
+                answers.append(exc)
+        return answers
 
 
 class RedisStore(Store):
@@ -270,12 +398,28 @@ class RedisStore(Store):
         self._response_error = redis.exceptions.ResponseError
         # "Connection closed by server" and friends, but not a timeout: a command
         # that timed out may have run.
-        self._closed = (redis.exceptions.ConnectionError,)
+        self._closed = redis.exceptions.ConnectionError
+        # redis-py's table of error replies (a classmethod from 5.0, a method before).
+        base: t.Any = redis.connection.BaseParser  # type: ignore[attr-defined]
+        self._parse_error: t.Callable[[str], Exception] = (
+            base.parse_error if inspect.ismethod(base.parse_error) else base().parse_error
+        )
+        self._stock_reader = redis.connection.AbstractConnection.read_response
         self._claim = client.register_script(_CLAIM)
         self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
+        # EVALSHA <sha> <number of keys> and then 3 bulk strings (the claim's key,
+        # value, ttl) or 6 (its key, the guard's, value, ttl, the guard's value, ttl).
+        sha = self._claim.sha.encode()
+        self._claim_1 = b"*6\r\n$7\r\nEVALSHA\r\n" + _BULK % (len(sha), sha) + b"$1\r\n1\r\n"
+        self._claim_1 += _BULK * 3
+        self._claim_2 = b"*9\r\n$7\r\nEVALSHA\r\n" + _BULK % (len(sha), sha) + b"$1\r\n2\r\n"
+        self._claim_2 += _BULK * 6
+        # The last str claimed with (dedup's "pending", every time) and its JSON.
+        self._claim_json: tuple[t.Any, bytes] = (None, b"null")
         # set_soon's writes, sent along with the next claim or get, or by a thread
-        # of this process within _FLUSH_AFTER.
-        self._pending: list[tuple[t.Any, ...]] = []
+        # of this process within _FLUSH_AFTER: packed (bytes) for a pool's
+        # connection, command tuples for a pipeline.
+        self._pending: list[t.Any] = []
         self._pending_lock = threading.Lock()
         self._wake = threading.Event()
         self._flusher_pid = 0
@@ -293,8 +437,17 @@ class RedisStore(Store):
         """A store on the Redis at ``url`` (short timeouts: an outage fails fast)."""
         import redis  # noqa: PLC0415 - an optional dependency, needed only here
 
+        options: dict[str, t.Any] = {}
+        if "protocol" in inspect.signature(redis.Redis.__init__).parameters:
+            # RESP2, which the hot path parses itself (redis-py 8 defaults to RESP3,
+            # and redis-py before 5 speaks only RESP2).
+            options["protocol"] = 2
         client = redis.Redis.from_url(
-            url, socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=30
+            url,
+            socket_connect_timeout=1.0,
+            socket_timeout=2.0,
+            health_check_interval=30,
+            **options,
         )
         return cls(client, prefix)
 
@@ -307,24 +460,34 @@ class RedisStore(Store):
     _FLUSH_AFTER = 0.005
 
     def get(self, key: str) -> t.Any:
-        return _loads(self._with_pending(("GET", self.prefix + key)))
+        name = (self.prefix + key).encode()
+        return _loads(self._with_pending(("GET", name), _GET % (len(name), name)))
 
     def set_soon(self, key: str, value: t.Any, ttl: float) -> None:
         """Queue the ``SET``: it travels in the same round trip as this process's
         next claim or get (a pipeline), or within 5 ms on a thread of its own, so
         remembering a callback's answer costs no round trip of its own."""
-        command = ("SET", self.prefix + key, _dumps(value), "PX", _ms(ttl))
+        name, raw, ms = (self.prefix + key).encode(), _dumps(value), b"%d" % _ms(ttl)
+        if self._pool is not None:
+            command: t.Any = _SET % (len(name), name, len(raw), raw, len(ms), ms)
+        else:
+            command = ("SET", name, raw, "PX", ms)
+        pid = os.getpid()
         with self._pending_lock:
-            self._pending.append(command)
-            if self._flusher_pid != os.getpid():  # none yet, or we are a forked child
-                self._flusher_pid = os.getpid()
+            if self._flusher_pid == pid:
+                self._pending.append(command)
+            else:  # none yet, or we are a forked child (the parent's writes are its own)
+                self._flusher_pid = pid
                 self._pending = [command]
                 threading.Thread(
                     target=self._flush_loop, name="flask_wechat-store", daemon=True
                 ).start()
-        self._wake.set()
+        # Event.set takes a lock. A flag still set is enough: the flusher clears it
+        # before it takes the writes, so it will take this one.
+        if not self._wake.is_set():
+            self._wake.set()
 
-    def _take_pending(self) -> list[tuple[t.Any, ...]]:
+    def _take_pending(self) -> list[t.Any]:
         with self._pending_lock:
             pending, self._pending = self._pending, []
         return pending
@@ -341,48 +504,74 @@ class RedisStore(Store):
                 except StoreUnavailable as exc:
                     logger.warning("could not store %d answer(s) in Redis: %s", len(pending), exc)
 
-    def _connection(self) -> t.Any:
+    def _connection(self) -> _Wire | _Stock:
+        """This thread's connection, taken from the pool once (again in a forked
+        child: the parent's socket is not ours)."""
+        pid = os.getpid()
         held = getattr(self._local, "held", None)
-        if held is not None and held[0] == os.getpid():
-            return held[1]
+        if held is not None and held[0] == pid:
+            return t.cast("_Wire | _Stock", held[1])
         pool = t.cast(t.Any, self._pool)
         try:
             connection = pool.get_connection()
         except TypeError:  # redis-py before 5.3 wants a command name
             connection = pool.get_connection("_")
-        self._local.held = (os.getpid(), connection)
-        return connection
+        # Our parser speaks RESP2 where redis-py's reply reading is the stock one; a
+        # connection class with its own (Sentinel's) or RESP3 keeps redis-py's.
+        wire: _Wire | _Stock
+        if (
+            type(connection).read_response is self._stock_reader
+            and getattr(connection, "protocol", None) in (None, 2, "2")
+            and hasattr(connection, "_sock")
+        ):
+            wire = _Wire(connection, self._error_reply)
+        else:
+            wire = _Stock(connection, self._response_error)
+        self._local.held = (pid, wire)
+        return wire
 
-    def _send(self, packed: bytes, count: int) -> list[t.Any]:
-        connection = self._connection()
+    def _error_reply(self, message: str) -> Exception:
+        """An error reply as redis-py makes it: those it raises as a ConnectionError
+        (LOADING, NOAUTH…) are raised, and the commands go once more on a fresh
+        connection, as they did through redis-py."""
+        error = self._parse_error(message)
+        if isinstance(error, self._closed):
+            raise error
+        return error
+
+    def _exchange(self, packed: bytes, count: int) -> list[t.Any]:
+        """The answers to ``packed`` (``count`` commands) on this thread's connection;
+        a redis-py ConnectionError when Redis had closed it."""
+        wire = self._connection()
         try:
-            connection.send_packed_command([packed])
-            answers: list[t.Any] = []
-            for _ in range(count):
-                try:
-                    answers.append(connection.read_response())
-                except self._response_error as exc:
-                    answers.append(exc)
-            return answers
+            return wire.roundtrip(packed, count)
+        except OSError as exc:
+            wire.connection.disconnect()  # reconnects on the next command
+            if wire.received or isinstance(exc, TimeoutError):
+                raise  # the commands may have run
+            raise self._closed("connection closed by the server") from None
         except BaseException:
-            connection.disconnect()  # reconnects on the next command
+            wire.connection.disconnect()
             raise
 
-    def _pipeline(self, commands: list[tuple[t.Any, ...]]) -> list[t.Any]:
+    def _send(self, packed: bytes, count: int) -> list[t.Any]:
+        try:
+            return self._exchange(packed, count)
+        except self._closed:
+            # A connection Redis closed (it restarted) fails before any byte of an
+            # answer came: the commands never ran, so they are sent once more on a
+            # fresh connection. Not after a timeout: they may have run.
+            pass
+        except self._errors as exc:
+            raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
+        try:
+            return self._exchange(packed, count)
+        except self._errors as exc:
+            raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
+
+    def _pipeline(self, commands: list[t.Any]) -> list[t.Any]:
         if self._pool is not None:
-            packed = _pack(commands)
-            for attempt in (1, 2):
-                try:
-                    return self._send(packed, len(commands))
-                except self._closed as exc:
-                    # A connection Redis closed (it restarted): the commands never
-                    # ran, so they are sent once more on a fresh connection.
-                    if attempt == 2:
-                        raise StoreUnavailable(
-                            f"Redis did not answer ({type(exc).__name__})"
-                        ) from None
-                except self._errors as exc:
-                    raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
+            return self._send(b"".join(commands), len(commands))
         pipe = self.redis.pipeline(transaction=False)
         for command in commands:
             pipe.execute_command(*command)
@@ -391,9 +580,17 @@ class RedisStore(Store):
         except self._errors as exc:
             raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
 
-    def _with_pending(self, command: tuple[t.Any, ...]) -> t.Any:
-        """``command``'s answer, sent in one round trip after the pending writes."""
-        result = self._pipeline([*self._take_pending(), command])[-1]
+    def _with_pending(self, command: tuple[t.Any, ...], packed: bytes) -> t.Any:
+        """``command``'s answer (``packed``: it in RESP), sent in one round trip after
+        the pending writes."""
+        # Unlocked: a write queued meanwhile goes with the next command, or the flusher.
+        pending = self._take_pending() if self._pending else []
+        if self._pool is None:
+            result = self._pipeline([*pending, command])[-1]
+        elif pending:
+            result = self._send(b"".join(pending) + packed, len(pending) + 1)[-1]
+        else:
+            result = self._send(packed, 1)[0]
         if isinstance(result, self._no_script):  # Redis restarted or flushed its scripts
             result = self._call(
                 self._claim,
@@ -421,15 +618,29 @@ class RedisStore(Store):
         )
 
     def claim(self, key: str, value: t.Any, ttl: float, guard: Guard | None = None) -> Claim:
-        keys = [self.prefix + key]
-        args: list[t.Any] = [_dumps(value), _ms(ttl) if ttl else 0]
-        if guard is not None:
-            keys.append(self.prefix + guard.key)
-            args += [guard.value, _ms(guard.ttl)]
-        result = self._with_pending(("EVALSHA", self._claim.sha, len(keys), *keys, *args))
-        status = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
-        stored = _loads(result[1]) if len(result) > 1 else None
-        return Claim(t.cast(ClaimStatus, status), stored)
+        cached = self._claim_json
+        if value is cached[0]:
+            raw = cached[1]
+        else:
+            raw = _dumps(value)
+            if value.__class__ is str:  # immutable: the same object has the same JSON
+                self._claim_json = (value, raw)
+        name, ms = (self.prefix + key).encode(), b"%d" % (_ms(ttl) if ttl else 0)
+        if guard is None:
+            command: tuple[t.Any, ...] = ("EVALSHA", self._claim.sha, 1, name, raw, ms)
+            packed = self._claim_1 % (len(name), name, len(raw), raw, len(ms), ms)
+        else:
+            guarded = (self.prefix + guard.key).encode()
+            seen, kept = guard.value.encode(), b"%d" % _ms(guard.ttl)
+            command = ("EVALSHA", self._claim.sha, 2, name, guarded, raw, ms, seen, kept)
+            packed = self._claim_2 % (
+                len(name), name, len(guarded), guarded, len(raw), raw,
+                len(ms), ms, len(seen), seen, len(kept), kept,
+            )  # fmt: skip
+        result = self._with_pending(command, packed)
+        if len(result) == 1:
+            return _CLAIMED[result[0]]
+        return Claim(_CLAIMED[result[0]].status, _loads(result[1]))
 
 
 class CacheStore(Store):
