@@ -71,6 +71,8 @@ def snake_case(name: str) -> str:
 
 
 def _as_int(value: t.Any, field: str) -> int | None:
+    if type(value) is str and value.isascii() and value.isdigit():  # as WeChat sends it
+        return int(value)
     if value is None or value == "":
         return None
     if isinstance(value, bool):

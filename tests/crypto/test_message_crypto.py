@@ -20,7 +20,7 @@ from flask_wechat.errors import (
 )
 from flask_wechat.parsing import parse_json, parse_xml
 
-from .conftest import APP_ID, TOKEN, _craft, _fixed_prefix
+from .conftest import AES_KEY, APP_ID, TOKEN, _craft, _fixed_prefix
 
 # With the 18-character APP_ID the padded body is 16 + 4 + len(msg) + 18 bytes, so
 # messages of 26 and 58 bytes fill whole 32-byte blocks and get a full block of padding.
@@ -186,3 +186,16 @@ def test_a_forked_child_gets_other_random_bytes() -> None:
     os.waitpid(pid, 0)
     assert len(child) == 16
     assert child != pool.take(16)
+
+
+def test_the_public_cipher_methods_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # pycryptodome's C functions are called directly when an import-time probe
+    # finds them; otherwise its public methods serve, with the same results
+    monkeypatch.setattr("flask_wechat.crypto.random_bytes", _fixed_prefix)
+    direct = MessageCrypto(TOKEN, AES_KEY, APP_ID)
+    monkeypatch.setattr("flask_wechat.crypto._DIRECT", False)
+    public = MessageCrypto(TOKEN, AES_KEY, APP_ID)
+    for text in ROUND_TRIP_TEXTS:
+        ciphertext = public.encrypt_raw(text)
+        assert ciphertext == direct.encrypt_raw(text)
+        assert public.decrypt_raw(ciphertext) == direct.decrypt_raw(ciphertext) == text.encode()
