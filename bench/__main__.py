@@ -30,7 +30,7 @@ def parse_args(argv: t.Sequence[str] | None) -> argparse.Namespace:
     wsgi.add_argument("--number", type=int, default=2000, help="requests per batch")
     wsgi.add_argument("--warmup", type=int, default=500, help="untimed requests first")
     server = parser.add_argument_group("server")
-    server.add_argument("--rounds", type=int, default=3, help="rounds over the four servers")
+    server.add_argument("--rounds", type=int, default=3, help="rounds over the five servers")
     server.add_argument("--duration", type=float, default=5.0, help="seconds of wrk per run")
     server.add_argument(
         "--rate",

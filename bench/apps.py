@@ -6,6 +6,9 @@ Account on ``POST /wechat``:
 
 ``bare``
     Flask alone, answering ``success``: the floor any Flask callback pays.
+``bare_read``
+    the same, after reading the query string and the body straight from the WSGI
+    environ: the floor of a callback that looks at its request.
 ``wechatpy``
     wechatpy 1.8.18 in a Flask view, as its users write it in safe mode:
     ``check_signature``, ``WeChatCrypto.decrypt_message``, ``parse_message``,
@@ -37,7 +40,7 @@ APP_SECRET = "bench-secret"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 URL = "/wechat"
 
-NAMES = ("bare", "wechatpy", "wechat", "wechat_redis")
+NAMES = ("bare", "bare_read", "wechatpy", "wechat", "wechat_redis")
 """Every app :func:`make_app` builds."""
 
 REDIS_URL_ENV = "BENCH_REDIS_URL"
@@ -57,6 +60,22 @@ def make_bare_app() -> Flask:
 
     @app.post(URL)
     def callback() -> str:
+        return "success"
+
+    return app
+
+
+def make_bare_read_app() -> Flask:
+    """Flask reading the query string and the body, then answering ``success``."""
+    app = Flask("bench_bare_read")
+
+    @app.post(URL)
+    def callback() -> str:
+        environ = request.environ
+        query = environ.get("QUERY_STRING", "")
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        if not query or not body:
+            abort(400)
         return "success"
 
     return app
@@ -122,6 +141,8 @@ def make_app(name: str) -> Flask:
     """The app called ``name`` (one of :data:`NAMES`)."""
     if name == "bare":
         return make_bare_app()
+    if name == "bare_read":
+        return make_bare_read_app()
     if name == "wechatpy":
         return make_wechatpy_app()
     if name == "wechat":

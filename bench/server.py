@@ -36,6 +36,7 @@ LUA_SCRIPT = Path(__file__).with_name("wrk_requests.lua")
 
 LABELS = {
     "bare": "bare Flask",
+    "bare_read": "bare Flask reading query and body",
     "wechatpy": "wechatpy in Flask",
     "wechat": "flask_wechat, in-process cache",
     "wechat_redis": "flask_wechat, Redis",
@@ -136,7 +137,7 @@ def bench_server(
     connections: int = 8,
     workers: int = 2,
 ) -> ServerFigures:
-    """Run the four servers under wrk; add req/s, p99 and the targets to ``report``."""
+    """Run the five servers under wrk; add req/s, p99 and the targets to ``report``."""
     print(
         f"gunicorn -w {workers} -k sync under wrk -t{threads} -c{connections}: "
         f"{rounds} rounds × {duration:g} s per server, up to {rate} distinct requests/s"
@@ -189,7 +190,7 @@ def bench_server(
     p99 = {name: median(run.p99_us / 1000 for run in runs[name]) for name in NAMES}
     for name in NAMES:
         report.figure(f"server {LABELS[name]}", f"{rps[name]:.0f} req/s, p99 {p99[name]:.2f} ms")
-    for name in THROUGHPUT_TARGETS:
+    for name in ("bare_read", *THROUGHPUT_TARGETS):
         per_round = [run.rps / bare.rps for run, bare in zip(runs[name], runs["bare"], strict=True)]
         report.figure(
             f"server {LABELS[name]} / bare, median of per-round ratios",
@@ -211,7 +212,7 @@ def check_run(name: str, run: WrkRun, output: str) -> None:
         raise SystemExit(f"{name}: {run.non2xx} non-2xx answers under load\n{output}")
     if run.socket_errors:
         raise SystemExit(f"{name}: socket errors under load\n{output}")
-    if run.wrapped and name != "bare":
+    if run.wrapped and not name.startswith("bare"):
         raise SystemExit(
             f"{name}: wrk ran out of distinct requests ({run.wrapped} repeats of "
             f"{run.loaded}); raise --rate"

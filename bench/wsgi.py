@@ -4,7 +4,8 @@ Each request is a WSGI environ built here (a fresh ``io.BytesIO`` body every
 call) handed to ``app(environ, start_response)``, whose answer is consumed and
 closed, as a server would. Timed, interleaved, for each repeat:
 
-(a) the bare Flask app; (b) wechatpy in Flask; (c) flask_wechat with its
+(a) the bare Flask app, and (a') the same reading the query string and the body,
+the floor of any callback; (b) wechatpy in Flask; (c) flask_wechat with its
 defaults; and the pipeline alone (``bench/callback.py``'s figure (c): verify,
 decrypt, parse, dispatch, reply, encrypt, without Flask or dedup).
 """
@@ -18,7 +19,15 @@ import time
 import typing as t
 
 from bench import callback
-from bench.apps import AES_KEY, APP_ID, TOKEN, URL, build_wechat_app, make_bare_app
+from bench.apps import (
+    AES_KEY,
+    APP_ID,
+    TOKEN,
+    URL,
+    build_wechat_app,
+    make_bare_app,
+    make_bare_read_app,
+)
 from bench.apps import make_wechatpy_app as make_wechatpy
 from bench.report import Report, median
 from bench.traffic import Signed, build, check_answer, make_encoder, serial_of
@@ -130,6 +139,7 @@ def bench_wsgi(report: Report, *, repeats: int, number: int, warmup: int) -> Non
     wechat_app, counter = build_wechat_app()
     callers = {
         "bare": Caller(make_bare_app()),
+        "bare_read": Caller(make_bare_read_app()),
         "wechatpy": Caller(make_wechatpy()),
         "wechat": Caller(wechat_app),
     }
@@ -172,6 +182,8 @@ def bench_wsgi(report: Report, *, repeats: int, number: int, warmup: int) -> Non
 
     a, b, c, p = (median(timings[name]) for name in ("bare", "wechatpy", "wechat", "pipeline"))
     report.figure("wsgi (a) bare Flask", f"{a:.1f} µs/request")
+    r = median(timings["bare_read"])
+    report.figure("wsgi (a') bare Flask reading query and body", f"{r:.1f} µs/request")
     report.figure("wsgi (b) wechatpy in Flask", f"{b:.1f} µs/request")
     report.figure("wsgi (c) flask_wechat", f"{c:.1f} µs/request")
     report.figure("wsgi cost over bare: wechatpy (b−a)", f"{b - a:.1f} µs")

@@ -156,7 +156,7 @@ def _direct_operation(cipher: t.Any, library: t.Any, name: str) -> BlockOperatio
     state = cipher._state.get()
 
     def run(data: bytes, out: bytearray) -> None:
-        if function(state, _c_pointer(data), _c_pointer(out), len(data)):
+        if function(state, _c_pointer(data), _c_pointer(out), _c_size_t(len(data))):
             raise ValueError(f"{name} failed")
 
     return run
@@ -175,6 +175,7 @@ def _operations_work(library: t.Any) -> bool:
 
 try:  # pycryptodome's internals: the public methods serve if they ever move
     from Crypto.Cipher._mode_cbc import raw_cbc_lib as _CBC_LIBRARY
+    from Crypto.Util._raw_api import c_size_t as _c_size_t
     from Crypto.Util._raw_api import c_uint8_ptr as _c_pointer
 
     _DIRECT = _operations_work(_CBC_LIBRARY)

@@ -6,6 +6,8 @@ import base64
 import concurrent.futures
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -199,3 +201,21 @@ def test_the_public_cipher_methods_give_the_same_bytes(monkeypatch: pytest.Monke
         ciphertext = public.encrypt_raw(text)
         assert ciphertext == direct.encrypt_raw(text)
         assert public.decrypt_raw(ciphertext) == direct.decrypt_raw(ciphertext) == text.encode()
+
+
+def test_the_direct_cipher_calls_work_on_pycryptodomes_ctypes_backend() -> None:
+    # pycryptodome talks to its C code through cffi when installed, else ctypes
+    script = (
+        "import sys; sys.modules['cffi'] = None\n"
+        "from Crypto.Util import _raw_api\n"
+        "import flask_wechat.crypto as crypto\n"
+        f"mc = crypto.MessageCrypto({TOKEN!r}, {AES_KEY!r}, {APP_ID!r})\n"
+        "texts = ['x' * n for n in range(0, 200, 7)]\n"
+        "assert all(mc.decrypt_raw(mc.encrypt_raw(s)) == s.encode() for s in texts)\n"
+        "print(_raw_api.backend, crypto._DIRECT)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ctypes", "True"]
