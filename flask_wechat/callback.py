@@ -17,12 +17,20 @@ import json
 import logging
 import typing as t
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 
 from . import signals
 from .crypto import MessageCrypto
 from .dedup import Deduplicator
-from .edge import SUCCESS, Answer, check_timestamp, query_args, read_body, reject
+from .edge import (
+    SUCCESS,
+    Answer,
+    check_timestamp,
+    current_request,
+    query_args,
+    read_body,
+    reject,
+)
 from .errors import MalformedBody, RejectedRequest, ReplayedRequest, StoreUnavailable
 from .handling import handle, report_failure
 from .messages import Message
@@ -105,7 +113,7 @@ class Callback:
         """Answer WeChat's URL verification."""
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         try:
-            args = query_args(request._get_current_object().environ)  # type: ignore[attr-defined]
+            args = query_args(current_request().environ)
             check_timestamp(args.get("timestamp", ""), self.account.replay_window)
             echostr = self.verify_url(args)
         except RejectedRequest as exc:
@@ -119,7 +127,7 @@ class Callback:
         """Receive one message: verify, decrypt, parse, dedup, dispatch and reply."""
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         try:
-            args = query_args(request._get_current_object().environ)  # type: ignore[attr-defined]
+            args = query_args(current_request().environ)
             check_timestamp(args.get("timestamp", ""), self.account.replay_window)
             inbound = self.open(read_body(), args)
             message = Message(inbound.fields, self.account.name)
@@ -137,12 +145,9 @@ class Callback:
         a message lost. That is logged and signalled (``possible_duplicate``).
         """
         account = self.account
+        seen = ("e" if inbound.encrypted else "p") + inbound.digest
         guard = Deduplicator.guard(
-            account.name,
-            inbound.timestamp,
-            inbound.nonce,
-            ("e" if inbound.encrypted else "p") + inbound.digest,
-            account.replay_window,
+            account.name, inbound.timestamp, inbound.nonce, seen, account.replay_window
         )
         try:
             return self.state.dedup.claim(key, account.dedup_ttl, guard)
@@ -188,7 +193,7 @@ class Callback:
         answer = SUCCESS
         try:
             answer = handle(
-                app, self.state, message, functools.partial(self.render, message, inbound), account
+                app, self.state, message, functools.partial(self.render, message, inbound)
             )
         finally:
             if ttl and claim.value is not StoreUnavailable:

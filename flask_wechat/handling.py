@@ -33,14 +33,13 @@ from . import signals
 from .dispatch import coerce_reply
 from .edge import SUCCESS, Answer
 from .messages import Message
-from .replies import ImageReply, TextReply, TransferCustomerServiceReply, reply_from_data
+from .replies import ImageReply, TransferCustomerServiceReply, reply_from_data
 from .tasks import Task
 
 if t.TYPE_CHECKING:
     from flask import Flask
 
     from .api import Client
-    from .config import Account
     from .dispatch import Handler
     from .replies import Reply
     from .state import WeChatState
@@ -130,13 +129,10 @@ def report_failure(app: Flask, message: Message, exc: BaseException) -> None:
         signals.handler_failed.send(app, message=message, exception=exc, account=message.account)
 
 
-def handle(
-    app: Flask, state: WeChatState, message: Message, render: Render, account: Account | None = None
-) -> Answer:
+def handle(app: Flask, state: WeChatState, message: Message, render: Render) -> Answer:
     """Run the handler of ``message`` within its account's reply deadline and
-    return the callback's answer (see the module docstring). ``account`` is the
-    message's, when the caller has it at hand."""
-    deadline = (account or state.account(message.account)).reply_deadline
+    return the callback's answer (see the module docstring)."""
+    deadline = state.account(message.account).reply_deadline
     if deadline and state.handler_pool is not None:
         return _handle_on_pool(app, state, message, render, deadline)
     started = time.monotonic()
@@ -192,15 +188,6 @@ def route(
     """The answer for a handler's ``result``; ``render`` is ``None`` where no
     passive answer is possible any more (late) or wanted."""
     try:
-        if (  # the usual case, first
-            render is not None
-            and isinstance(result, TextReply)
-            and state.account(message.account).platform.passive_replies
-        ):
-            answer = render(result)
-            if signals.reply_sent.receivers:
-                signals.reply_sent.send(app, message=message, reply=result, account=message.account)
-            return answer
         if result is None:
             relay_unanswered(app, state, message)
             return SUCCESS
@@ -213,8 +200,9 @@ def route(
                 return SUCCESS
             return Answer.of_response(result)
         platform = state.account(message.account).platform
-        transfer = isinstance(result, TransferCustomerServiceReply)
-        if render is not None and (platform.passive_replies or transfer):
+        if render is not None and (
+            platform.passive_replies or isinstance(result, TransferCustomerServiceReply)
+        ):
             if isinstance(result, ImageReply) and result.file is not None:
                 result = upload_file(state.client(message.account), result)
             answer = render(result)

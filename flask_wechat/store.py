@@ -414,8 +414,6 @@ class RedisStore(Store):
         self._claim_1 += _BULK * 3
         self._claim_2 = b"*9\r\n$7\r\nEVALSHA\r\n" + _BULK % (len(sha), sha) + b"$1\r\n2\r\n"
         self._claim_2 += _BULK * 6
-        # The last str claimed with (dedup's "pending", every time) and its JSON.
-        self._claim_json: tuple[t.Any, bytes] = (None, b"null")
         # set_soon's writes, sent along with the next claim or get, or by a thread
         # of this process within _FLUSH_AFTER: packed (bytes) for a pool's
         # connection, command tuples for a pipeline.
@@ -587,10 +585,8 @@ class RedisStore(Store):
         pending = self._take_pending() if self._pending else []
         if self._pool is None:
             result = self._pipeline([*pending, command])[-1]
-        elif pending:
-            result = self._send(b"".join(pending) + packed, len(pending) + 1)[-1]
         else:
-            result = self._send(packed, 1)[0]
+            result = self._send(b"".join([*pending, packed]), len(pending) + 1)[-1]
         if isinstance(result, self._no_script):  # Redis restarted or flushed its scripts
             result = self._call(
                 self._claim,
@@ -618,13 +614,7 @@ class RedisStore(Store):
         )
 
     def claim(self, key: str, value: t.Any, ttl: float, guard: Guard | None = None) -> Claim:
-        cached = self._claim_json
-        if value is cached[0]:
-            raw = cached[1]
-        else:
-            raw = _dumps(value)
-            if value.__class__ is str:  # immutable: the same object has the same JSON
-                self._claim_json = (value, raw)
+        raw = _dumps(value)
         name, ms = (self.prefix + key).encode(), b"%d" % (_ms(ttl) if ttl else 0)
         if guard is None:
             command: tuple[t.Any, ...] = ("EVALSHA", self._claim.sha, 1, name, raw, ms)

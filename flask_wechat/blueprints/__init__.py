@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
+from ..edge import current_request
 from .miniprogram import MiniProgram
 from .mp import OfficialAccount
 from .relay import add_relay_routes
@@ -31,8 +32,7 @@ def _view(state: WeChatState, account_name: str) -> t.Callable[[], Response]:
 
     def callback() -> Response:
         endpoint = callbacks[account_name]
-        # the request object itself: each attribute read through the proxy costs more
-        if request._get_current_object().method == "GET":  # type: ignore[attr-defined]
+        if current_request().method == "GET":
             return endpoint.get()
         return endpoint.post()
 
