@@ -9,6 +9,10 @@ Account on ``POST /wechat``:
 ``bare_read``
     the same, after reading the query string and the body straight from the WSGI
     environ: the floor of a callback that looks at its request.
+``bare_redis``
+    ``bare_read`` plus one Redis round trip per request (a ``SET NX PX`` of a new
+    key, on a plain socket held per process): the floor of a callback that
+    claims each message in Redis.
 ``wechatpy``
     wechatpy 1.8.18 in a Flask view, as its users write it in safe mode:
     ``check_signature``, ``WeChatCrypto.decrypt_message``, ``parse_message``,
@@ -23,7 +27,9 @@ Account on ``POST /wechat``:
 from __future__ import annotations
 
 import os
+import socket
 import typing as t
+import urllib.parse
 
 from flask import Flask, abort, request
 from wechatpy import create_reply, parse_message
@@ -40,11 +46,11 @@ APP_SECRET = "bench-secret"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 URL = "/wechat"
 
-NAMES = ("bare", "bare_read", "wechatpy", "wechat", "wechat_redis")
+NAMES = ("bare", "bare_read", "bare_redis", "wechatpy", "wechat", "wechat_redis")
 """Every app :func:`make_app` builds."""
 
 REDIS_URL_ENV = "BENCH_REDIS_URL"
-"""The environment variable ``wechat_redis`` takes its Redis URL from."""
+"""The environment variable ``bare_redis`` and ``wechat_redis`` take their Redis URL from."""
 
 
 class Counter:
@@ -76,6 +82,43 @@ def make_bare_read_app() -> Flask:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         if not query or not body:
             abort(400)
+        return "success"
+
+    return app
+
+
+def make_bare_redis_app(redis_url: str) -> Flask:
+    """``bare_read`` plus one ``SET <new key> 1 NX PX 60000`` round trip per request.
+
+    The command goes down a plain socket, one per process, and only ``+OK`` is
+    read back: no client library, the least a round trip to Redis can cost.
+    """
+    app = Flask("bench_bare_redis")
+    where = urllib.parse.urlsplit(redis_url)
+    address = (where.hostname or "127.0.0.1", where.port or 6379)
+    held: dict[int, socket.socket] = {}  # by pid: a forked worker opens its own
+    sent = [0]
+
+    @app.post(URL)
+    def callback() -> str:
+        environ = request.environ
+        query = environ.get("QUERY_STRING", "")
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        if not query or not body:
+            abort(400)
+        pid = os.getpid()
+        sock = held.get(pid)
+        if sock is None:
+            sock = held[pid] = socket.create_connection(address)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sent[0] += 1
+        key = b"bench:bare:%d:%d" % (pid, sent[0])
+        sock.sendall(
+            b"*6\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\n1\r\n$2\r\nNX\r\n"
+            b"$2\r\nPX\r\n$5\r\n60000\r\n" % (len(key), key)
+        )
+        if sock.recv(64) != b"+OK\r\n":
+            abort(500)
         return "success"
 
     return app
@@ -137,19 +180,26 @@ def build_wechat_app(redis_url: str | None = None) -> tuple[Flask, Counter]:
     return app, counter
 
 
+def redis_url(name: str) -> str:
+    """The Redis URL app ``name`` was given in :data:`REDIS_URL_ENV`."""
+    url = os.environ.get(REDIS_URL_ENV)
+    if not url:
+        raise RuntimeError(f"{name} needs ${REDIS_URL_ENV}")
+    return url
+
+
 def make_app(name: str) -> Flask:
     """The app called ``name`` (one of :data:`NAMES`)."""
     if name == "bare":
         return make_bare_app()
     if name == "bare_read":
         return make_bare_read_app()
+    if name == "bare_redis":
+        return make_bare_redis_app(redis_url(name))
     if name == "wechatpy":
         return make_wechatpy_app()
     if name == "wechat":
         return build_wechat_app()[0]
     if name == "wechat_redis":
-        url = os.environ.get(REDIS_URL_ENV)
-        if not url:
-            raise RuntimeError(f"{name} needs ${REDIS_URL_ENV}")
-        return build_wechat_app(url)[0]
+        return build_wechat_app(redis_url(name))[0]
     raise ValueError(f"unknown app {name!r}; use one of {', '.join(NAMES)}")

@@ -1,7 +1,8 @@
 """Real servers: gunicorn (2 sync workers) under wrk on loopback.
 
-Four servers run side by side for the whole bench: bare Flask, wechatpy in
-Flask, flask_wechat with the in-process cache, flask_wechat with Redis. For
+Six servers run side by side for the whole bench: bare Flask, bare Flask
+reading the request, bare Flask making one Redis round trip per request, wechatpy
+in Flask, flask_wechat with the in-process cache, flask_wechat with Redis. For
 every round, each server in turn gets a fresh set of distinct signed and
 encrypted requests (new MsgIds, nonces and timestamps), split into one file per
 wrk thread, and ``wrk -t2 -c8 -d<N>s --latency`` sends each of them once. The
@@ -37,6 +38,7 @@ LUA_SCRIPT = Path(__file__).with_name("wrk_requests.lua")
 LABELS = {
     "bare": "bare Flask",
     "bare_read": "bare Flask reading query and body",
+    "bare_redis": "bare Flask + one Redis round trip",
     "wechatpy": "wechatpy in Flask",
     "wechat": "flask_wechat, in-process cache",
     "wechat_redis": "flask_wechat, Redis",
@@ -190,7 +192,7 @@ def bench_server(
     p99 = {name: median(run.p99_us / 1000 for run in runs[name]) for name in NAMES}
     for name in NAMES:
         report.figure(f"server {LABELS[name]}", f"{rps[name]:.0f} req/s, p99 {p99[name]:.2f} ms")
-    for name in ("bare_read", *THROUGHPUT_TARGETS):
+    for name in ("bare_read", "bare_redis", *THROUGHPUT_TARGETS):
         per_round = [run.rps / bare.rps for run, bare in zip(runs[name], runs["bare"], strict=True)]
         report.figure(
             f"server {LABELS[name]} / bare, median of per-round ratios",
