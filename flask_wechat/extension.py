@@ -50,7 +50,8 @@ def exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:
     A ``CSRFProtect`` already on the app (it registers as
     ``app.extensions["csrf"]``) is told now; one initialised later is told by a
     ``before_request`` hook registered here, which therefore runs before its
-    check, on the first callback request.
+    check, on the first request. Flask refuses set-up after that request, so the
+    hook then takes itself out: later requests do not pay for it.
     """
 
     def exempt() -> bool:
@@ -63,15 +64,12 @@ def exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:
     if exempt():
         return
 
-    checked = False
-
     def exempt_late() -> None:
-        # CSRFProtect may come after WeChat in the site's set-up, but it is there by
-        # the first request: look once, then cost nothing.
-        nonlocal checked
-        if not checked:
-            checked = True
-            exempt()
+        exempt()
+        # A new list: Flask goes on through the one it is running this request from.
+        hooks = app.before_request_funcs.get(None, [])
+        if exempt_late in hooks:
+            app.before_request_funcs[None] = [hook for hook in hooks if hook is not exempt_late]
 
     app.before_request(exempt_late)
 

@@ -217,6 +217,19 @@ def test_callbacks_work_under_csrf_protect(sandbox: Sandbox, csrf_first: bool) -
         assert app.test_client().post("/form").status_code == 400
 
 
+def test_late_csrf_exemption_leaves_no_hook_after_the_first_request(sandbox: Sandbox) -> None:
+    with RelayPlatform(RELAY_TOKEN) as platform:
+        app = csrf_site(sandbox, platform, csrf_first=False)
+        site_hooks = [hook for hook in app.before_request_funcs[None] if "csrf" in hook.__name__]
+        assert len(app.before_request_funcs[None]) == len(site_hooks) + 1  # ours, for now
+        client = WeChatTestClient(app)
+        assert client.text("first").content == "echo first"
+        # only the site's own hooks are left; callbacks stay exempt, forms protected
+        assert app.before_request_funcs[None] == site_hooks
+        assert client.text("second").content == "echo second"
+        assert app.test_client().post("/form").status_code == 400
+
+
 # -- names -------------------------------------------------------------------------------
 
 
