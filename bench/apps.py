@@ -71,17 +71,23 @@ def make_bare_app() -> Flask:
     return app
 
 
+def read_request() -> None:
+    """Read the query string and the body straight from the WSGI environ (400 if
+    either is missing): what any callback does before anything else."""
+    environ = request.environ
+    query = environ.get("QUERY_STRING", "")
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    if not query or not body:
+        abort(400)
+
+
 def make_bare_read_app() -> Flask:
     """Flask reading the query string and the body, then answering ``success``."""
     app = Flask("bench_bare_read")
 
     @app.post(URL)
     def callback() -> str:
-        environ = request.environ
-        query = environ.get("QUERY_STRING", "")
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        if not query or not body:
-            abort(400)
+        read_request()
         return "success"
 
     return app
@@ -101,11 +107,7 @@ def make_bare_redis_app(redis_url: str) -> Flask:
 
     @app.post(URL)
     def callback() -> str:
-        environ = request.environ
-        query = environ.get("QUERY_STRING", "")
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        if not query or not body:
-            abort(400)
+        read_request()
         pid = os.getpid()
         sock = held.get(pid)
         if sock is None:
