@@ -127,9 +127,10 @@ class Callback:
         """Receive one message: verify, decrypt, parse, dedup, dispatch and reply."""
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         try:
-            args = query_args(current_request().environ)
+            req = current_request()
+            args = query_args(req.environ)
             check_timestamp(args.get("timestamp", ""), self.account.replay_window)
-            inbound = self.open(read_body(), args)
+            inbound = self.open(read_body(req), args)
             message = Message(inbound.fields, self.account.name)
         except RejectedRequest as exc:
             return reject(app, self.account.name, exc)

@@ -111,9 +111,8 @@ def current_request() -> Request:
     return request._get_current_object()  # type: ignore[attr-defined, no-any-return]
 
 
-def read_body() -> bytes:
-    """The request body, refusing anything over 1 MiB without reading it all."""
-    req = current_request()
+def read_body(req: Request) -> bytes:
+    """The body of ``req``, refusing anything over 1 MiB without reading it all."""
     declared = req.environ.get("CONTENT_LENGTH", "")
     if declared.isdigit():  # the usual case: read exactly that, straight from the server
         length = int(declared)

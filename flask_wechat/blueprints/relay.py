@@ -18,7 +18,7 @@ from flask import Response, current_app, request
 
 from .. import signals
 from ..callback import Callback, Inbound, digest
-from ..edge import read_body, reject
+from ..edge import current_request, read_body, reject
 from ..errors import InvalidSignature, MalformedBody, RejectedRequest, TransportError, WeChatError
 from ..relay import RELAY_TO_USER, media_signature, open_relay_request
 from ..tasks import Task
@@ -54,7 +54,7 @@ class RelayCallback(Callback):
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         account = self.account
         try:
-            body = read_body()
+            body = read_body(current_request())
             agent = open_relay_request(account, body)
         except RejectedRequest as exc:
             return reject(app, account.name, exc, "relay request")
