@@ -6,8 +6,12 @@ closed, as a server would. Timed, interleaved, for each repeat:
 
 (a) the bare Flask app, and (a') the same reading the query string and the body,
 the floor of any callback; (b) wechatpy in Flask; (c) flask_wechat with its
-defaults; and the pipeline alone (``bench/callback.py``'s figure (c): verify,
-decrypt, parse, dispatch, reply, encrypt, without Flask or dedup).
+defaults; the pipeline alone (``bench/callback.py``'s figure (c): verify,
+decrypt, parse, dispatch, reply, encrypt, without Flask or dedup); and (d) the
+bare app and then the pipeline alone for every request, in one loop: what (c)
+would cost if flask_wechat did nothing but the pipeline inside Flask. Run apart,
+each part of a loop finds its code and data in the CPU's caches; run one after
+the other, each evicts the other's, so (d) is more than (a) plus the pipeline.
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ from bench.apps import (
 )
 from bench.apps import make_wechatpy_app as make_wechatpy
 from bench.report import Report, median
-from bench.traffic import Signed, build, check_answer, make_encoder, serial_of
+from bench.traffic import build, check_answer, make_encoder, serial_of
 from flask_wechat.crypto import MessageCrypto
 from flask_wechat.testing import WeChatTestClient
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+W = t.TypeVar("W", bound="Wire")
 
 PIPELINE_TARGET_US = 30.0
 """Target for the pipeline alone, per message."""
@@ -62,7 +68,17 @@ BASE_ENVIRON: dict[str, t.Any] = {
 }
 
 
-def environ_for(request: Signed) -> WSGIEnvironment:
+class Wire(t.Protocol):
+    """A request as sent: a :class:`~bench.traffic.Signed`, or a ``callback.Request``."""
+
+    @property
+    def body(self) -> bytes: ...
+
+    @property
+    def query(self) -> str: ...
+
+
+def environ_for(request: Wire) -> WSGIEnvironment:
     """The WSGI environ of ``request``, with its own body stream."""
     environ = BASE_ENVIRON.copy()
     environ["QUERY_STRING"] = request.query
@@ -91,7 +107,7 @@ class Caller:
     def _write(data: bytes) -> None:  # pragma: no cover - Flask never calls it
         raise RuntimeError("write() is not supported")
 
-    def call(self, request: Signed) -> tuple[int, bytes]:
+    def call(self, request: Wire) -> tuple[int, bytes]:
         """One request, outside any clock: the status code and the body."""
         result = self.app(environ_for(request), t.cast("StartResponse", self.start_response))
         try:
@@ -102,8 +118,9 @@ class Caller:
                 close()
         return int(self.status.split()[0]), body
 
-    def run(self, batch: t.Sequence[Signed]) -> int:
-        """Every request of ``batch``; elapsed nanoseconds."""
+    def run(self, batch: t.Sequence[W], then: t.Callable[[W], object] | None = None) -> int:
+        """Every request of ``batch`` (each followed by ``then(request)``, if
+        given); elapsed nanoseconds."""
         app = self.app
         start_response = t.cast("StartResponse", self.start_response)
         base = BASE_ENVIRON
@@ -121,6 +138,8 @@ class Caller:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
+            if then is not None:
+                then(request)
         return perf() - start
 
 
@@ -156,7 +175,14 @@ def bench_wsgi(report: Report, *, repeats: int, number: int, warmup: int) -> Non
         pipeline_wechat, crypto, callback.build_requests(pipeline_encoder, warmup)
     )
 
-    timings: dict[str, list[float]] = {name: [] for name in (*callers, "pipeline")}
+    find = pipeline_wechat.handlers.find
+
+    def then_pipeline(request: callback.Request) -> None:
+        callback.pipeline(find, crypto, request)
+
+    timings: dict[str, list[float]] = {
+        name: [] for name in (*callers, "pipeline", "bare_then_pipeline")
+    }
     runs_before = counter.runs
     handled = 0
     for _ in range(repeats):
@@ -170,6 +196,11 @@ def bench_wsgi(report: Report, *, repeats: int, number: int, warmup: int) -> Non
         gc.collect()
         timings["pipeline"].append(
             callback.run_pipeline(pipeline_wechat, crypto, batch_c) / number / 1000
+        )
+        batch_d = callback.build_requests(pipeline_encoder, number)
+        gc.collect()
+        timings["bare_then_pipeline"].append(
+            callers["bare"].run(batch_d, then=then_pipeline) / number / 1000
         )
     for name, caller in callers.items():
         if caller.failures:
@@ -189,6 +220,10 @@ def bench_wsgi(report: Report, *, repeats: int, number: int, warmup: int) -> Non
     report.figure("wsgi cost over bare: wechatpy (b−a)", f"{b - a:.1f} µs")
     report.figure("wsgi cost over bare: flask_wechat (c−a)", f"{c - a:.1f} µs")
     report.figure("pipeline alone (verify … encrypt)", f"{p:.1f} µs/message")
+    d = median(timings["bare_then_pipeline"])
+    report.figure("wsgi (d) bare Flask, then the pipeline alone", f"{d:.1f} µs/request")
+    report.figure("wsgi the pipeline beside Flask (d−a) / alone", f"{d - a:.1f} / {p:.1f} µs")
+    report.figure("wsgi flask_wechat beyond the pipeline (c−d)", f"{c - d:.1f} µs")
     ratio = (c - a) / (b - a) if b > a else float("inf")
     report.target(
         f"flask_wechat cost over bare ≤ {COST_RATIO_TARGET} × wechatpy's",
