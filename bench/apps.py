@@ -167,10 +167,11 @@ def wechat_config(redis_url: str | None = None) -> dict[str, t.Any]:
     return config
 
 
-def build_wechat_app(redis_url: str | None = None) -> tuple[Flask, Counter]:
-    """flask_wechat with its defaults, a text echo handler, and its run counter."""
+def build_wechat_app(redis_url: str | None = None, **settings: t.Any) -> tuple[Flask, Counter]:
+    """flask_wechat with its defaults (``settings`` change some), a text echo
+    handler, and its run counter."""
     app = Flask("bench_wechat_redis" if redis_url else "bench_wechat")
-    app.config.update(wechat_config(redis_url))
+    app.config.update(wechat_config(redis_url), **settings)
     wechat = WeChat(app)
     counter = Counter()
 

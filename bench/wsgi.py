@@ -6,7 +6,9 @@ closed, as a server would. Timed, interleaved, for each repeat:
 
 (a) the bare Flask app, and (a') the same reading the query string and the body,
 the floor of any callback; (b) wechatpy in Flask; (c) flask_wechat with its
-defaults; the pipeline alone (``bench/callback.py``'s figure (c): verify,
+defaults, and (c₀) the same with ``WECHAT_DEDUP_TTL=0`` and
+``WECHAT_REPLAY_WINDOW=0`` (no dedup, no replay guard, no timestamp check; not
+a target, it tells what those cost); the pipeline alone (``bench/callback.py``'s figure (c): verify,
 decrypt, parse, dispatch, reply, encrypt, without Flask or dedup); and (d) the
 bare app and then the pipeline alone for every request, in one loop: what (c)
 would cost if flask_wechat did nothing but the pipeline inside Flask. Run apart,
@@ -156,11 +158,14 @@ def bench_wsgi(report: Report, *, repeats: int, number: int, warmup: int) -> Non
     encoder = make_encoder()
     crypto = MessageCrypto(TOKEN, AES_KEY, APP_ID)
     wechat_app, counter = build_wechat_app()
+    # not a target: what dedup and the replay guard (with the timestamp check) add
+    unguarded_app, _ = build_wechat_app(WECHAT_DEDUP_TTL=0, WECHAT_REPLAY_WINDOW=0)
     callers = {
         "bare": Caller(make_bare_app()),
         "bare_read": Caller(make_bare_read_app()),
         "wechatpy": Caller(make_wechatpy()),
         "wechat": Caller(wechat_app),
+        "wechat_unguarded": Caller(unguarded_app),
     }
     for name, caller in callers.items():
         check(name, caller, encoder, crypto)
@@ -224,6 +229,11 @@ def bench_wsgi(report: Report, *, repeats: int, number: int, warmup: int) -> Non
     report.figure("wsgi (d) bare Flask, then the pipeline alone", f"{d:.1f} µs/request")
     report.figure("wsgi the pipeline beside Flask (d−a) / alone", f"{d - a:.1f} / {p:.1f} µs")
     report.figure("wsgi flask_wechat beyond the pipeline (c−d)", f"{c - d:.1f} µs")
+    u = median(timings["wechat_unguarded"])
+    report.figure("wsgi (c₀) flask_wechat, no dedup, no replay window", f"{u:.1f} µs/request")
+    report.figure(
+        "wsgi (c₀−a) / (b−a): the ratio with neither", f"{(u - a) / (b - a):.2f}× (not a target)"
+    )
     ratio = (c - a) / (b - a) if b > a else float("inf")
     report.target(
         f"flask_wechat cost over bare ≤ {COST_RATIO_TARGET} × wechatpy's",
