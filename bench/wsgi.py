@@ -7,17 +7,19 @@ closed, as a server would. Timed, interleaved, for each repeat:
 (a) the bare Flask app, and (a') the same reading the query string and the body,
 the floor of any callback; (b) wechatpy in Flask; (c) flask_wechat with its
 defaults, and (c₀) the same with ``WECHAT_DEDUP_TTL=0`` and
-``WECHAT_REPLAY_WINDOW=0`` (no dedup, no replay guard, no timestamp check; not
-a target, it tells what those cost); the pipeline alone (``bench/callback.py``'s figure (c): verify,
-decrypt, parse, dispatch, reply, encrypt, without Flask or dedup); and (d) the
-bare app and then the pipeline alone for every request, in one loop: what (c)
-would cost if flask_wechat did nothing but the pipeline inside Flask. Run apart,
-each part of a loop finds its code and data in the CPU's caches; run one after
-the other, each evicts the other's, so (d) is more than (a) plus the pipeline.
+``WECHAT_REPLAY_WINDOW=0`` (no dedup, no replay guard, no timestamp check; not a
+target, it tells what those cost); the pipeline alone (``bench/callback.py``'s
+figure (c): verify, decrypt, parse, dispatch, reply, encrypt, without Flask or
+dedup); and (d) the bare app and then the pipeline alone for every request, in
+one loop: what (c) would cost if flask_wechat did nothing but the pipeline
+inside Flask. Run apart, each part of a loop finds its code and data in the
+CPU's caches; run one after the other, each evicts the other's, so (d) is more
+than (a) plus the pipeline.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import io
 import sys
@@ -180,11 +182,7 @@ def bench_wsgi(report: Report, *, repeats: int, number: int, warmup: int) -> Non
         pipeline_wechat, crypto, callback.build_requests(pipeline_encoder, warmup)
     )
 
-    find = pipeline_wechat.handlers.find
-
-    def then_pipeline(request: callback.Request) -> None:
-        callback.pipeline(find, crypto, request)
-
+    then_pipeline = functools.partial(callback.pipeline, pipeline_wechat.handlers.find, crypto)
     timings: dict[str, list[float]] = {
         name: [] for name in (*callers, "pipeline", "bare_then_pipeline")
     }
