@@ -10,27 +10,29 @@ Account on ``POST /wechat``:
     the same, after reading the query string and the body straight from the WSGI
     environ: the floor of a callback that looks at its request.
 ``bare_redis``
-    ``bare_read`` plus one Redis round trip per request (a ``SET NX PX`` of a new
-    key, on a plain socket held per process): the floor of a callback that
-    claims each message in Redis.
+    ``bare_read`` plus one redis-py ``SET <new key> 1 NX PX 60000`` per request:
+    the floor of any callback that claims each message in Redis.
 ``wechatpy``
     wechatpy 1.8.18 in a Flask view, as its users write it in safe mode:
     ``check_signature``, ``WeChatCrypto.decrypt_message``, ``parse_message``,
     ``create_reply`` (a ``TextReply`` echo), ``WeChatCrypto.encrypt_message``.
+``wechatpy_redis``
+    the same, with the dedup wechatpy users write: a redis-py ``SET NX`` of the
+    ``MsgId`` before handling (a retry answers ``success``).
 ``wechat``
-    flask_wechat with its defaults (dedup on, the default reply deadline) and the
-    in-process cache; a text handler echoes the content.
+    flask_wechat with its defaults (dedup on, the reply deadline with handlers on
+    handler threads) and the in-process store; a text handler echoes the content.
 ``wechat_redis``
-    the same with ``CACHE_TYPE="RedisCache"`` at ``$BENCH_REDIS_URL``.
+    the same with ``WECHAT_REDIS_URL`` at ``$BENCH_REDIS_URL``.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-import socket
 import typing as t
-import urllib.parse
 
+import redis
 from flask import Flask, abort, request
 from wechatpy import create_reply, parse_message
 from wechatpy.crypto import WeChatCrypto
@@ -38,7 +40,6 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
 from flask_wechat import Message, TextReply, WeChat
-from flask_wechat.config import DEFAULTS
 
 TOKEN = "bench-token"
 APP_ID = "wxbench0123456789"
@@ -46,7 +47,15 @@ APP_SECRET = "bench-secret"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 URL = "/wechat"
 
-NAMES = ("bare", "bare_read", "bare_redis", "wechatpy", "wechat", "wechat_redis")
+NAMES = (
+    "bare",
+    "bare_read",
+    "bare_redis",
+    "wechatpy",
+    "wechatpy_redis",
+    "wechat",
+    "wechat_redis",
+)
 """Every app :func:`make_app` builds."""
 
 REDIS_URL_ENV = "BENCH_REDIS_URL"
@@ -94,42 +103,28 @@ def make_bare_read_app() -> Flask:
 
 
 def make_bare_redis_app(redis_url: str) -> Flask:
-    """``bare_read`` plus one ``SET <new key> 1 NX PX 60000`` round trip per request.
-
-    The command goes down a plain socket, one per process, and only ``+OK`` is
-    read back: no client library, the least a round trip to Redis can cost.
-    """
+    """``bare_read`` plus one redis-py ``SET <new key> 1 NX PX 60000`` per request."""
     app = Flask("bench_bare_redis")
-    where = urllib.parse.urlsplit(redis_url)
-    address = (where.hostname or "127.0.0.1", where.port or 6379)
-    held: dict[int, socket.socket] = {}  # by pid: a forked worker opens its own
-    sent = [0]
+    client = redis.Redis.from_url(redis_url)
+    sent = itertools.count()
 
     @app.post(URL)
     def callback() -> str:
         read_request()
-        pid = os.getpid()
-        sock = held.get(pid)
-        if sock is None:
-            sock = held[pid] = socket.create_connection(address)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sent[0] += 1
-        key = b"bench:bare:%d:%d" % (pid, sent[0])
-        sock.sendall(
-            b"*6\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\n1\r\n$2\r\nNX\r\n"
-            b"$2\r\nPX\r\n$5\r\n60000\r\n" % (len(key), key)
-        )
-        if sock.recv(64) != b"+OK\r\n":
+        if not client.set(f"bench:bare:{os.getpid()}:{next(sent)}", 1, nx=True, px=60000):
             abort(500)
         return "success"
 
     return app
 
 
-def make_wechatpy_app() -> Flask:
-    """wechatpy's safe-mode callback in a Flask view, echoing text messages."""
-    app = Flask("bench_wechatpy")
+def make_wechatpy_app(redis_url: str | None = None) -> Flask:
+    """wechatpy's safe-mode callback in a Flask view, echoing text messages; with
+    ``redis_url``, a redis-py ``SET NX`` of the ``MsgId`` first, as its users
+    dedup WeChat's retries."""
+    app = Flask("bench_wechatpy_redis" if redis_url else "bench_wechatpy")
     crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
+    client = redis.Redis.from_url(redis_url) if redis_url else None
 
     @app.post(URL)
     def callback() -> str:
@@ -144,6 +139,8 @@ def make_wechatpy_app() -> Flask:
         except (InvalidSignatureException, InvalidAppIdException):
             abort(403)
         message = parse_message(xml)
+        if client is not None and not client.set(f"msg:{message.id}", 1, nx=True, ex=60):
+            return "success"  # a retry
         content = message.content if message.type == "text" else ""
         reply = create_reply(content, message)
         return str(crypto.encrypt_message(reply.render(), nonce, timestamp))
@@ -161,18 +158,18 @@ def wechat_config(redis_url: str | None = None) -> dict[str, t.Any]:
         "WECHAT_CALLBACK_URL": URL,
     }
     if redis_url is not None:
-        config.update(CACHE_TYPE="RedisCache", CACHE_REDIS_URL=redis_url)
-        if "WECHAT_REDIS_URL" in DEFAULTS:  # the key exists only in newer versions
-            config["WECHAT_REDIS_URL"] = redis_url
+        config["WECHAT_REDIS_URL"] = redis_url
     return config
 
 
-def build_wechat_app(redis_url: str | None = None, **settings: t.Any) -> tuple[Flask, Counter]:
+def build_wechat_app(
+    redis_url: str | None = None, *, handler_threads: int | None = None, **settings: t.Any
+) -> tuple[Flask, Counter]:
     """flask_wechat with its defaults (``settings`` change some), a text echo
     handler, and its run counter."""
     app = Flask("bench_wechat_redis" if redis_url else "bench_wechat")
     app.config.update(wechat_config(redis_url), **settings)
-    wechat = WeChat(app)
+    wechat = WeChat(app, handler_threads=handler_threads)
     counter = Counter()
 
     @wechat.on("text")
@@ -201,6 +198,8 @@ def make_app(name: str) -> Flask:
         return make_bare_redis_app(redis_url(name))
     if name == "wechatpy":
         return make_wechatpy_app()
+    if name == "wechatpy_redis":
+        return make_wechatpy_app(redis_url(name))
     if name == "wechat":
         return build_wechat_app()[0]
     if name == "wechat_redis":

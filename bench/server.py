@@ -1,8 +1,9 @@
 """Real servers: gunicorn (2 sync workers) under wrk on loopback.
 
-Six servers run side by side for the whole bench: bare Flask, bare Flask
-reading the request, bare Flask making one Redis round trip per request, wechatpy
-in Flask, flask_wechat with the in-process cache, flask_wechat with Redis. For
+Seven servers run side by side for the whole bench: bare Flask, bare Flask
+reading the request, bare Flask making one redis-py ``SET NX`` per request,
+wechatpy in Flask, without and with a redis-py ``SET NX`` dedup of the MsgId,
+flask_wechat with the in-process store and with Redis. For
 every round, each server in turn gets a fresh set of distinct signed and
 encrypted requests (new MsgIds, nonces and timestamps), split into one file per
 wrk thread, and ``wrk -t2 -c8 -d<N>s --latency`` sends each of them once. The
@@ -38,14 +39,19 @@ LUA_SCRIPT = Path(__file__).with_name("wrk_requests.lua")
 LABELS = {
     "bare": "bare Flask",
     "bare_read": "bare Flask reading query and body",
-    "bare_redis": "bare Flask + one Redis round trip",
+    "bare_redis": "bare Flask + redis-py SET NX",
     "wechatpy": "wechatpy in Flask",
-    "wechat": "flask_wechat, in-process cache",
+    "wechatpy_redis": "wechatpy + redis-py SET NX dedup",
+    "wechat": "flask_wechat, in-process store",
     "wechat_redis": "flask_wechat, Redis",
 }
 
-THROUGHPUT_TARGETS = {"wechat": 0.80, "wechat_redis": 0.70}
-"""Targets: req/s of these servers at least this fraction of bare Flask's."""
+THROUGHPUT_TARGETS = (
+    ("wechat", "wechatpy", 1.20),
+    ("wechat_redis", "wechatpy_redis", 1.25),
+    ("wechat_redis", "bare_redis", 0.80),
+)
+"""Targets, every guarantee on: req/s of the first server at least this times the second's."""
 
 _BENCH_LINE = re.compile(r"^BENCH (.*)$", re.MULTILINE)
 
@@ -192,17 +198,17 @@ def bench_server(
     p99 = {name: median(run.p99_us / 1000 for run in runs[name]) for name in NAMES}
     for name in NAMES:
         report.figure(f"server {LABELS[name]}", f"{rps[name]:.0f} req/s, p99 {p99[name]:.2f} ms")
-    for name in ("bare_read", "bare_redis", *THROUGHPUT_TARGETS):
+    for name in NAMES[1:]:
         per_round = [run.rps / bare.rps for run, bare in zip(runs[name], runs["bare"], strict=True)]
         report.figure(
             f"server {LABELS[name]} / bare, median of per-round ratios",
             f"{median(per_round):.2f}× ({', '.join(f'{r:.2f}' for r in per_round)})",
         )
-    for name, fraction in THROUGHPUT_TARGETS.items():
-        ratio = rps[name] / rps["bare"]
+    for name, other, fraction in THROUGHPUT_TARGETS:
+        ratio = rps[name] / rps[other]
         report.target(
-            f"{LABELS[name]} req/s ≥ {fraction:.2f} × bare",
-            f"{rps[name]:.0f} / {rps['bare']:.0f} = {ratio:.2f}×",
+            f"{LABELS[name]} req/s ≥ {fraction:.2f} × {LABELS[other]}",
+            f"{rps[name]:.0f} / {rps[other]:.0f} = {ratio:.2f}×",
             ratio >= fraction,
         )
     return ServerFigures(runs, rss)
