@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import logging
+import time
 import typing as t
 
 from flask import Response, current_app
@@ -49,6 +50,9 @@ if t.TYPE_CHECKING:
     from .state import WeChatState
 
 logger = logging.getLogger("flask_wechat")
+
+#: Seconds after which WeChat has given up on a message: three tries of 5 s.
+_WECHAT_GIVES_UP = 15.0
 
 
 class Inbound(t.NamedTuple):
@@ -146,24 +150,28 @@ class Callback:
         a message lost. That is logged and signalled (``possible_duplicate``).
         """
         account = self.account
-        seen = ("e" if inbound.encrypted else "p") + inbound.digest
-        guard = Deduplicator.guard(
-            account.name, inbound.timestamp, inbound.nonce, seen, account.replay_window
-        )
+        # What the request carried, and where: the same signature with another
+        # body, in another mode or at another account is a forgery.
+        seen = ("e" if inbound.encrypted else "p") + inbound.digest + ":" + account.name
+        guard = Deduplicator.guard(inbound.timestamp, inbound.nonce, seen, account.replay_window)
         try:
             return self.state.dedup.claim(key, account.dedup_ttl, guard)
         except StoreUnavailable as exc:
-            logger.warning(
-                "the shared store is unavailable (%s); handling a callback for %r"
-                " without dedup or replay checks",
-                exc,
-                account.name,
-            )
-            if signals.possible_duplicate.receivers:
-                signals.possible_duplicate.send(
-                    app, message=message, error=exc, account=account.name
-                )
+            self.without_dedup(app, message, exc)
             return Claim("new", StoreUnavailable)
+
+    def without_dedup(self, app: Flask, message: Message | None, exc: StoreUnavailable) -> None:
+        """Log and signal that a delivery goes ahead without dedup (the store failed)."""
+        logger.warning(
+            "the shared store is unavailable (%s); handling a callback for %r"
+            " without dedup or replay checks",
+            exc,
+            self.account.name,
+        )
+        if signals.possible_duplicate.receivers:
+            signals.possible_duplicate.send(
+                app, message=message, error=exc, account=self.account.name
+            )
 
     def follow_up(self, app: Flask, message: Message) -> None:
         """Submit the tasks the platform wants for ``message`` (never fails the request)."""
@@ -174,12 +182,16 @@ class Callback:
             report_failure(app, message, exc)
 
     def receive(self, app: Flask, message: Message, inbound: Inbound) -> Response:
-        """Dedup, dispatch and answer a verified message."""
+        """Dedup, dispatch and answer a verified message, by the reply deadline."""
         account = self.account
         ttl = account.dedup_ttl
         dedup = self.state.dedup
+        budget = self.budget(inbound.timestamp)
         key = self._dedup_prefix + (
-            f"m{message.id}" if message.id is not None else f"d{inbound.digest}"
+            # MsgId with its sender and time: ids alone were seen to repeat across users
+            f"m{message.id}:{message.source}:{message.create_time}"
+            if message.id is not None
+            else f"d{inbound.digest}"
         )
         claim = self.claim(app, key, inbound, message)
         if claim.status == "replayed":
@@ -187,14 +199,19 @@ class Callback:
         if claim.status == "duplicate":
             if signals.duplicate_ignored.receivers:
                 signals.duplicate_ignored.send(app, message=message, account=account.name)
-            found = dedup.wait(key, claim.value, account.reply_deadline) if ttl else None
-            return (found or SUCCESS).to_response()
+            try:
+                found = dedup.wait(key, claim.value, budget or 0.0) if ttl else None
+            except StoreUnavailable as exc:  # the first delivery may be lost with it
+                self.without_dedup(app, message, exc)
+                claim = Claim("new", StoreUnavailable)
+            else:
+                return (found or SUCCESS).to_response()
         if self._follows_up:
             self.follow_up(app, message)
         answer = SUCCESS
         try:
             answer = handle(
-                app, self.state, message, functools.partial(self.render, message, inbound)
+                app, self.state, message, functools.partial(self.render, message, inbound), budget
             )
         finally:
             if ttl and claim.value is not StoreUnavailable:
@@ -203,3 +220,24 @@ class Callback:
                 except StoreUnavailable as exc:
                     logger.warning("could not remember an answer for %r: %s", account.name, exc)
         return answer.to_response()
+
+    def budget(self, timestamp: str) -> float | None:
+        """Seconds left to answer: ``WECHAT_REPLY_DEADLINE`` from when WeChat sent
+        the request (its ``timestamp``), so the time it waited for a free worker
+        counts; ``None`` when the deadline is off."""
+        deadline = self.account.reply_deadline
+        if not deadline:
+            return None
+        # The timestamp is whole seconds: the request left at most a second later,
+        # so this errs on the early side. A wait that looks negative (a server
+        # clock behind WeChat's) never lengthens the deadline; one longer than
+        # WeChat keeps trying (its three tries take 15 s) is a clock ahead of
+        # WeChat's, or a replay window of 0 letting old timestamps in, not a
+        # queue: then the whole deadline applies.
+        try:
+            waited = time.time() - int(timestamp)
+        except ValueError:  # pragma: no cover - checked before the body was opened
+            return deadline
+        if 0 < waited < _WECHAT_GIVES_UP:
+            return deadline - waited
+        return deadline

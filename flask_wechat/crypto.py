@@ -141,53 +141,15 @@ BlockOperation = t.Callable[[bytes, bytearray], None]
 """Encrypt or decrypt whole blocks of the first argument into the second."""
 
 
-def _public_operation(method: t.Callable[..., t.Any]) -> BlockOperation:
-    def run(data: bytes, out: bytearray) -> None:
-        method(data, output=out)
-
-    return run
-
-
-def _direct_operation(cipher: t.Any, library: t.Any, name: str) -> BlockOperation:
-    # pycryptodome's public encrypt()/decrypt() check their arguments in Python on
-    # every call, which costs five times the AES work on a message; this calls the
-    # same C function of the same cipher state with arguments that are always right.
-    function = getattr(library, name)
-    state = cipher._state.get()
-
-    def run(data: bytes, out: bytearray) -> None:
-        if function(state, _c_pointer(data), _c_pointer(out), _c_size_t(len(data))):
-            raise ValueError(f"{name} failed")
-
-    return run
-
-
-def _operations_work(library: t.Any) -> bool:
-    key, blocks = bytes(range(32)), bytes(range(64))
-    for name, method in (("CBC_encrypt", "encrypt"), ("CBC_decrypt", "decrypt")):
-        direct_out = bytearray(64)
-        cipher = AES.new(key, AES.MODE_CBC, key[:16])
-        _direct_operation(cipher, library, name)(blocks, direct_out)
-        if direct_out != getattr(AES.new(key, AES.MODE_CBC, key[:16]), method)(blocks):
-            return False
-    return True
-
-
-try:  # pycryptodome's internals: the public methods serve if they ever move
-    from Crypto.Cipher._mode_cbc import raw_cbc_lib as _CBC_LIBRARY
-    from Crypto.Util._raw_api import c_size_t as _c_size_t
-    from Crypto.Util._raw_api import c_uint8_ptr as _c_pointer
-
-    _DIRECT = _operations_work(_CBC_LIBRARY)
-except Exception:
-    _DIRECT = False
-
-
 def _block_operation(cipher: t.Any, method: str) -> BlockOperation:
-    """``cipher.encrypt`` or ``cipher.decrypt`` (a CBC cipher) as a block operation."""
-    if _DIRECT:
-        return _direct_operation(cipher, _CBC_LIBRARY, f"CBC_{method}")
-    return _public_operation(getattr(cipher, method))
+    """``cipher.encrypt`` or ``cipher.decrypt`` (a CBC cipher) as a block operation,
+    writing into a buffer of ours through pycryptodome's public ``output=``."""
+    run = getattr(cipher, method)
+
+    def operate(data: bytes, out: bytearray) -> None:
+        run(data, output=out)
+
+    return operate
 
 
 class Sealed(t.NamedTuple):

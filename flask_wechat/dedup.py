@@ -22,14 +22,15 @@ from __future__ import annotations
 import time
 import typing as t
 
+from .crypto import random_bytes
 from .edge import Answer
-from .store import Claim, Guard
+from .store import CLAIMED, Claim, Guard
 
 if t.TYPE_CHECKING:
     from .store import Store
 
-#: What a claim holds while its first delivery runs.
-PENDING = "pending"
+#: What a claim holds while its first delivery runs, before a token of its own.
+PENDING = "pending:"
 _POLL_INTERVAL = 0.05
 
 
@@ -45,15 +46,27 @@ class Deduplicator:
         return f"{{{account}}}:dedup:{message_id}"
 
     @staticmethod
-    def guard(account: str, timestamp: str, nonce: str, seen: str, window: float) -> Guard | None:
-        """The replay guard of a request (``None`` when the window is off)."""
+    def guard(timestamp: str, nonce: str, seen: str, window: float) -> Guard | None:
+        """The replay guard of a request (``None`` when the window is off).
+
+        Keyed by what WeChat signs, the timestamp and nonce, and by no account:
+        two accounts may share a callback Token, so a signature seen at one is
+        refused at the other with anything but what it carried."""
         if not window:
             return None
-        return Guard(f"{{{account}}}:replay:{timestamp}:{nonce}", seen, 2 * window)
+        return Guard(f"replay:{timestamp}:{nonce}", seen, 2 * window)
 
     def claim(self, key: str, ttl: float, guard: Guard | None) -> Claim:
-        """Claim ``key`` for this delivery (see :meth:`Store.claim`)."""
-        return self.store.claim(key, PENDING, ttl, guard)
+        """Claim ``key`` for this delivery (see :meth:`Store.claim`).
+
+        The claim holds a token of this delivery's: a store client that sent the
+        claim again (its connection dropped after Redis ran it) finds its own
+        token, which is no duplicate."""
+        token = PENDING + random_bytes(8).hex()
+        claim = self.store.claim(key, token, ttl, guard)
+        if claim.status == "duplicate" and claim.value == token:
+            return CLAIMED
+        return claim
 
     def finish(self, key: str, answer: Answer, ttl: float) -> None:
         """Remember the answer of the claimed delivery for its retries."""
@@ -61,13 +74,18 @@ class Deduplicator:
 
     def wait(self, key: str, found: t.Any, timeout: float) -> Answer | None:
         """The first delivery's answer: ``found`` if it is one, else polled for up
-        to ``timeout`` seconds while the first delivery runs."""
+        to ``timeout`` seconds while the first delivery runs.
+
+        :raises StoreUnavailable: the store failed while polling.
+        """
         deadline = time.monotonic() + timeout
         while True:
             answer = Answer.from_data(found)
             if answer is not None:
                 return answer
-            if found != PENDING or time.monotonic() >= deadline:
+            if not (isinstance(found, str) and found.startswith(PENDING)):
+                return None
+            if time.monotonic() >= deadline:
                 return None
             time.sleep(_POLL_INTERVAL)
             found = self.store.get(key)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import typing as t
 
 from flask import current_app
@@ -11,6 +10,9 @@ from .blueprints import PLATFORMS, make_blueprint
 from .cli import wechat_cli
 from .config import DEFAULTS, load_accounts, load_app_settings
 from .dispatch import Handler, Registry, TypedHandler, check_name, compile_match
+from .durable import make_durable_store
+from .errors import ConfigError
+from .handler_threads import HandlerThreads
 from .handling import SEND_REPLY, send_reply_task
 from .jssdk import (
     agent_config_script,
@@ -37,10 +39,14 @@ if t.TYPE_CHECKING:
 
     from .api import Client
     from .config import Account
+    from .durable import DurableStore
     from .messages import Message
     from .tasks import TaskRunner
 
 F = t.TypeVar("F", bound=TypedHandler)
+
+#: Handler threads per process unless ``WeChat(handler_threads=...)`` says otherwise.
+DEFAULT_HANDLER_THREADS = 32
 
 
 def exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:
@@ -88,6 +94,7 @@ class WeChat:
         *,
         cache: Cache | None = None,
         redis: t.Any = None,
+        durable_store: DurableStore | None = None,
         task_runner: TaskRunner | None = None,
         handler_threads: int | None = None,
         name: str = "wechat",
@@ -100,12 +107,17 @@ class WeChat:
         #: a redis-py client (``Redis``, a Sentinel master, ``RedisCluster``) for
         #: the shared state, instead of ``WECHAT_REDIS_URL``.
         self.redis = redis
+        #: where what must outlive a restart is kept (the 微信客服 cursors);
+        #: default: Redis when the shared store is, else a JSON file in the app's
+        #: instance folder (see :mod:`flask_wechat.durable`).
+        self.durable_store = durable_store
         #: where late work goes (see :mod:`flask_wechat.tasks`); default: a thread pool.
         self.task_runner = task_runner
-        #: ``None`` (the default): handlers run in the request's thread, and one
-        #: that finishes past ``WECHAT_REPLY_DEADLINE`` has its reply sent through
-        #: the API. A number: handlers run on a pool of that many threads and the
-        #: callback answers ``success`` at the deadline (see the README).
+        #: how many threads may run handlers at once in each process (more
+        #: messages queue for them): the callback waits for its handler only until
+        #: ``WECHAT_REPLY_DEADLINE``, so WeChat always has its answer in time.
+        #: ``None``: :data:`DEFAULT_HANDLER_THREADS`. ``0``: handlers run in the
+        #: request's own thread and the answer waits for them (no deadline on it).
         self.handler_threads = handler_threads
         #: the callback blueprint's name (endpoints ``<name>.callback_<account>``).
         self.name = name
@@ -126,11 +138,11 @@ class WeChat:
             app.config.setdefault(key, value)
         accounts = load_accounts(app.config, PLATFORMS)
         settings = load_app_settings(app.config)
-        pool = None
-        if self.handler_threads:
-            pool = concurrent.futures.ThreadPoolExecutor(
-                self.handler_threads, thread_name_prefix="flask_wechat-handler"
-            )
+        threads = self.handler_threads
+        if threads is None:
+            threads = DEFAULT_HANDLER_THREADS
+        if not isinstance(threads, int) or threads < 0:
+            raise ConfigError("handler_threads", "must be a whole number, 0 or more")
         tasks = TaskRegistry(
             {
                 SEND_REPLY: send_reply_task,
@@ -139,15 +151,17 @@ class WeChat:
                 KF_SYNC: kf_sync_task,
             }
         )
+        store = make_store(app, settings, self.cache, self.redis)
         state = WeChatState(
             app,
             accounts=accounts,
             settings=settings,
-            store=make_store(app, settings, self.cache, self.redis),
+            store=store,
+            durable=self.durable_store or make_durable_store(app, store),
             handlers=self.handlers,
             task_runner=self.task_runner or ThreadPoolRunner(),
             tasks=tasks,
-            handler_pool=pool,
+            handler_threads=HandlerThreads(threads) if threads else None,
             relay=Relay(),
             blueprint_name=self.name,
         )

@@ -7,11 +7,12 @@ Written once and used by every callback, by late replies and by the relay:
   raises is logged and signalled, and the message still counts as handled —
   except when the app is testing (``app.testing`` or ``PROPAGATE_EXCEPTIONS``):
   then the exception propagates out of the test client, as a view's would;
-* :func:`handle` does that within ``WECHAT_REPLY_DEADLINE``: inline by default —
-  a handler that finishes late has its reply sent through the API instead of the
-  answer, which WeChat stopped waiting for (its retry is answered by the dedup
-  waiter) — or on a thread pool (``WeChat(handler_threads=N)``), which answers
-  ``success`` at the deadline while the handler goes on;
+* :func:`handle` does that by ``WECHAT_REPLY_DEADLINE``: the handler runs on a
+  handler thread (:mod:`flask_wechat.handler_threads`) and the callback waits for
+  it only until the deadline; a handler still running then gets ``success`` as
+  the answer and its reply is sent through the API when it finishes. With
+  ``WeChat(handler_threads=0)`` handlers run in the request's own thread instead,
+  with no deadline on the answer (a reply that comes late is sent as a message);
 * :func:`route` turns the result into the callback's answer: a passive reply, a
   ``send_reply`` task (platforms without passive replies, late replies), a relay
   forward (nothing answered, a relay configured) or ``success``.
@@ -27,11 +28,12 @@ import logging
 import time
 import typing as t
 
-from flask import Response
+from flask import Response, copy_current_request_context, has_request_context
 
 from . import signals
 from .dispatch import coerce_reply
 from .edge import SUCCESS, Answer
+from .handler_threads import Job
 from .messages import Message
 from .replies import ImageReply, TransferCustomerServiceReply, reply_from_data
 from .tasks import Task
@@ -129,55 +131,64 @@ def report_failure(app: Flask, message: Message, exc: BaseException) -> None:
         signals.handler_failed.send(app, message=message, exception=exc, account=message.account)
 
 
-def handle(app: Flask, state: WeChatState, message: Message, render: Render) -> Answer:
-    """Run the handler of ``message`` within its account's reply deadline and
-    return the callback's answer (see the module docstring)."""
-    deadline = state.account(message.account).reply_deadline
-    if deadline and state.handler_pool is not None:
-        return _handle_on_pool(app, state, message, render, deadline)
+def handle(
+    app: Flask, state: WeChatState, message: Message, render: Render, budget: float | None
+) -> Answer:
+    """Run the handler of ``message`` and return the callback's answer, by
+    ``budget`` seconds from now (``None``: no deadline; see the module docstring)."""
+    threads = state.handler_threads
+    if threads is None or budget is None:
+        return _handle_inline(app, state, message, render, budget)
+    work = functools.partial(run_handler, app, state, message)
+    if has_request_context():  # the handler sees the request, in a context of its own
+        work = copy_current_request_context(work)
+    job: Job[Result] = Job(work, functools.partial(_finished_late, app, state, message))
+    threads.submit(job)
+    if not job.wait(budget):
+        logger.warning(
+            "handler for %s on account %r ran past the reply deadline;"
+            " the callback answered success and its reply will be sent as a message",
+            message.dispatch_name,
+            message.account,
+        )
+        return SUCCESS
+    if job.error is not None:  # run_handler re-raises only when the app propagates
+        raise job.error
+    return route(app, state, message, job.result, render)
+
+
+def _handle_inline(
+    app: Flask, state: WeChatState, message: Message, render: Render, budget: float | None
+) -> Answer:
+    """The handler in the request's own thread (``WeChat(handler_threads=0)``, or
+    no deadline): a reply past the deadline is sent as a message."""
     started = time.monotonic()
     result = run_handler(app, state, message)
-    if deadline and time.monotonic() - started > deadline:
+    if budget is not None and time.monotonic() - started > budget:
         logger.warning(
-            "handler for %s on account %r ran past the %gs reply deadline;"
+            "handler for %s on account %r ran past the reply deadline;"
             " its reply is sent as a message",
             message.dispatch_name,
             message.account,
-            deadline,
         )
         return route(app, state, message, result, None)
     return route(app, state, message, result, render)
 
 
-def _handle_on_pool(
-    app: Flask, state: WeChatState, message: Message, render: Render, deadline: float
-) -> Answer:
-    pool = t.cast(concurrent.futures.ThreadPoolExecutor, state.handler_pool)
-    context = contextvars.copy_context()  # current_app/request for the handler
-    future = pool.submit(context.run, run_handler, app, state, message)
-    try:
-        result = future.result(timeout=deadline)
-    except concurrent.futures.TimeoutError:
-        logger.warning(
-            "handler for %s on account %r ran past the %gs reply deadline;"
-            " its reply will be sent as a message",
-            message.dispatch_name,
-            message.account,
-            deadline,
-        )
-        future.add_done_callback(functools.partial(_finished_late, app, state, message))
-        return SUCCESS
-    return route(app, state, message, result, render)
-
-
 def _finished_late(
-    app: Flask, state: WeChatState, message: Message, future: concurrent.futures.Future[t.Any]
+    app: Flask,
+    state: WeChatState,
+    message: Message,
+    result: Result,
+    error: BaseException | None,
 ) -> None:
-    if future.exception() is not None:  # reported by run_handler; nobody to raise to
+    """On the handler's thread, once a handler the callback stopped waiting for
+    is done: its reply goes out through the API."""
+    if error is not None:  # reported by run_handler; nobody to raise to
         return
     with app.app_context():
         try:
-            route(app, state, message, future.result(), None)
+            route(app, state, message, result, None)
         except Exception as exc:
             report_failure(app, message, exc)
 

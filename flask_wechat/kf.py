@@ -7,8 +7,9 @@ WeCom does not push 微信客服 messages; it pushes a ``kf_msg_or_event`` event
 :data:`KF_SYNC` task (see :meth:`flask_wechat.platform.Platform.follow_up`), so
 the pulling runs off the callback, on the extension's task runner:
 
-* the cursor of each ``open_kfid`` lives in the shared store
-  (:class:`CursorStore`), saved after every page;
+* the cursor of each ``open_kfid`` lives in the durable store
+  (:class:`CursorStore`, :mod:`flask_wechat.durable`), saved after every page,
+  so a restart reads on from where it was;
 * exactly one puller per ``open_kfid`` runs at a time across processes: a lock
   in the store (``add`` / ``delete_if_equal``). An event arriving while another
   process pulls leaves a "pending" mark that the running puller picks up
@@ -37,8 +38,8 @@ from .messages import Message
 if t.TYPE_CHECKING:
     from flask import Flask
 
+    from .durable import DurableStore
     from .state import WeChatState
-    from .store import Store
     from .tasks import Task
 
 logger = logging.getLogger("flask_wechat")
@@ -47,8 +48,6 @@ logger = logging.getLogger("flask_wechat")
 KF_SYNC = "kf_sync"
 #: How long a puller holds the lock without renewing it (renewed every page).
 LOCK_TTL = 120.0
-#: How long a cursor is kept (WeCom keeps 3 days of messages to read).
-CURSOR_TTL = 30 * 86400.0
 #: Which pulled entries reach the handlers: 3 the customer wrote, 4 an event.
 #: (5, what a servicer sent from the WeCom client, is only skipped over.)
 DISPATCHED_ORIGINS = frozenset({3, 4})
@@ -102,22 +101,23 @@ def message_from_kf(item: t.Mapping[str, t.Any], account: str, corp_id: str = ""
 
 
 class CursorStore:
-    """Where each 客服账号's ``next_cursor`` is kept: the shared store."""
+    """Where each 客服账号's ``next_cursor`` is kept: the durable store (a restart
+    that lost it would answer every customer again from the oldest message)."""
 
-    def __init__(self, store: Store, account: str) -> None:
-        self.store = store
+    def __init__(self, durable: DurableStore, account: str) -> None:
+        self.durable = durable
         self.account = account
 
     def key(self, open_kfid: str) -> str:
-        return f"{{{self.account}}}:kf:cursor:{open_kfid}"
+        return f"kf:cursor:{self.account}:{open_kfid}"
 
     def get(self, open_kfid: str) -> str | None:
         """The cursor to read on from, or None (read from the oldest message)."""
-        value = self.store.get(self.key(open_kfid))
+        value = self.durable.get(self.key(open_kfid))
         return str(value) if value else None
 
     def set(self, open_kfid: str, cursor: str) -> None:
-        self.store.set(self.key(open_kfid), cursor, CURSOR_TTL)
+        self.durable.set(self.key(open_kfid), cursor)
 
 
 class Puller:
@@ -129,7 +129,7 @@ class Puller:
         self.account = account
         self.open_kfid = open_kfid
         self.store = state.store
-        self.cursors = CursorStore(state.store, account)
+        self.cursors = CursorStore(state.durable, account)
         base = f"{{{account}}}:kf:"
         self.lock_key = f"{base}lock:{open_kfid}"
         self.pending_key = f"{base}pending:{open_kfid}"

@@ -54,6 +54,9 @@ EVENT_TYPES = (
 )
 """Event types WeChat documents (lower-case); any other ``Event`` still reaches handlers."""
 
+#: The ``MsgType`` values that are events and dispatch by their ``Event``.
+EVENT_MSG_TYPES = frozenset({"event", "device_event"})
+
 
 @functools.lru_cache(maxsize=512)
 def snake_case(name: str) -> str:
@@ -114,7 +117,7 @@ class Field(t.Generic[V]):
     def __get__(self, obj: Message | None, owner: type[t.Any] | None = None) -> t.Any:
         if obj is None:
             return self
-        value = obj._raw.get(self.wechat_name) if self.wechat_name else None
+        value = obj.raw.get(self.wechat_name) if self.wechat_name else None
         if value is None:
             value = obj.field(self.name)
         if self.text and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -246,9 +249,11 @@ class Message:
         self.account = account
         #: ``"text"``, ``"image"``, ..., ``"event"``, ``"device_event"``….
         self.type = msg_type.lower()
-        event = raw.get("Event")
-        #: the lower-cased ``Event`` (events, and types such as ``device_event``
-        #: that carry one), else ``None``.
+        # A message's type is its MsgType: only the types that are events carry one
+        # (a text with a stray Event field is still a text, as WeChat means it).
+        event = raw.get("Event") if self.type in EVENT_MSG_TYPES else None
+        #: the lower-cased ``Event`` of an event (``MsgType`` ``event`` or
+        #: ``device_event``), else ``None``.
         self.event = event.lower() if isinstance(event, str) and event else None
         #: the sender: the user's OpenID (WeCom: UserID); ``None`` for messages
         #: WeChat sends without one (WeCom 微信客服 ``kf_msg_or_event``, some

@@ -17,13 +17,13 @@ from .api import Client
 from .dedup import Deduplicator
 
 if t.TYPE_CHECKING:
-    import concurrent.futures
-
     from flask import Flask
 
     from .callback import Callback
     from .config import Account, AppSettings
     from .dispatch import Registry
+    from .durable import DurableStore
+    from .handler_threads import HandlerThreads
     from .relay import Relay
     from .store import Store
     from .tasks import TaskRegistry, TaskRunner
@@ -39,10 +39,11 @@ class WeChatState:
         accounts: dict[str, Account],
         settings: AppSettings,
         store: Store,
+        durable: DurableStore,
         handlers: Registry,
         task_runner: TaskRunner,
         tasks: TaskRegistry,
-        handler_pool: concurrent.futures.ThreadPoolExecutor | None = None,
+        handler_threads: HandlerThreads | None = None,
         relay: Relay | None = None,
         blueprint_name: str = "wechat",
     ) -> None:
@@ -54,13 +55,16 @@ class WeChatState:
         self.store = store
         #: claims callbacks and remembers answers, in :attr:`store`.
         self.dedup = Deduplicator(store)
+        #: what must outlive a restart (the 微信客服 cursors).
+        self.durable = durable
         #: the handlers (shared by every app of one ``WeChat()``).
         self.handlers = handlers
         #: where late work goes, and what performs each task.
         self.task_runner = task_runner
         self.tasks = tasks
-        #: runs handlers when ``WeChat(handler_threads=N)``; ``None``: inline.
-        self.handler_pool = handler_pool
+        #: the threads handlers run on, so callbacks answer by the reply deadline;
+        #: ``None`` (``WeChat(handler_threads=0)``): in the request's thread.
+        self.handler_threads = handler_threads
         #: forwards messages to the customer-service relay (7moor).
         self.relay = relay
         #: the name of the blueprint the callbacks are mounted on.

@@ -18,13 +18,13 @@ behind the site's flask-caching configuration, else memory.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
 import threading
 import time
 import typing as t
+from urllib.parse import quote
 
 from .errors import ConfigError, StoreUnavailable
 
@@ -229,14 +229,6 @@ return 0
 """
 
 
-# The hot commands in Redis's wire format (RESP), as format strings over their
-# arguments' lengths and bytes: one formatting per command. A bulk string is
-# "$<length>\r\n<bytes>\r\n".
-_BULK = b"$%d\r\n%s\r\n"
-_SET = b"*5\r\n$3\r\nSET\r\n" + _BULK * 2 + b"$2\r\nPX\r\n" + _BULK
-_GET = b"*2\r\n$3\r\nGET\r\n" + _BULK
-
-
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
@@ -249,7 +241,7 @@ def _dumps(value: t.Any) -> bytes:
     return _encode(value).encode()
 
 
-def _loads(raw: bytes | None) -> t.Any:
+def _loads(raw: bytes | str | None) -> t.Any:
     return None if raw is None else json.loads(raw)
 
 
@@ -257,197 +249,68 @@ def _loads(raw: bytes | None) -> t.Any:
 _CLAIMED: dict[bytes | str, Claim] = {
     form: Claim(status) for status in t.get_args(ClaimStatus) for form in (status, status.encode())
 }
-# Enough for every reply of a callback's round trip in one recv; larger ones take more.
-_READ_SIZE = 65536
 
-
-class _Wire:
-    """A redis-py connection, spoken to directly on its socket.
-
-    redis-py connects it (AUTH, SELECT, TLS, timeouts); the packed commands then go
-    down ``connection._sock`` and their RESP2 replies are parsed here. redis-py's
-    own reply path (a health check, its SocketBuffer and parser, a ``try`` per
-    reply) costs more CPU per call than the round trip itself.
-    """
-
-    __slots__ = ("connection", "data", "error", "pos", "received", "sock")
-
-    def __init__(self, connection: t.Any, error: t.Callable[[str], Exception]) -> None:
-        self.connection = connection
-        #: what an error reply becomes (it may raise instead, as redis-py does)
-        self.error = error
-        self.sock: t.Any = None
-        self.data = b""  # what was received and not parsed yet, from self.pos
-        self.pos = 0
-        self.received = False  # whether any byte of the replies came
-
-    def roundtrip(self, packed: bytes, count: int) -> list[t.Any]:
-        """Send ``packed`` and parse its ``count`` replies; an error reply is an
-        exception object in the list. Socket errors propagate (``received`` tells
-        whether the server had begun answering); so does a reply that is not RESP2,
-        as a ConnectionAbortedError."""
-        if self.connection._sock is None:  # disconnected after a failure
-            self.connection.connect()
-        sock = self.sock = self.connection._sock  # with redis-py's socket_timeout on it
-        self.received = False
-        sock.sendall(packed)
-        self.data, self.pos = sock.recv(_READ_SIZE), 0  # all the replies, as a rule
-        if not self.data:
-            raise ConnectionResetError("connection closed by the server")
-        self.received = True
-        try:
-            return [self._reply() for _ in range(count)]
-        except ValueError:  # a length or an integer that is none
-            raise ConnectionAbortedError("not a RESP2 reply") from None
-
-    def _reply(self) -> t.Any:
-        data, pos = self.data, self.pos
-        end = data.find(b"\r\n", pos)
-        while end < 0:
-            self._fill(0)
-            data, pos = self.data, self.pos
-            end = data.find(b"\r\n", pos)
-        first, self.pos = data[pos], end + 2  # the type byte
-        if first == 36:  # $: a bulk string, or nil
-            size = int(data[pos + 1 : end])
-            start = end + 2
-            if size >= 0 and data.startswith(b"\r\n", start + size):  # all here already
-                self.pos = start + size + 2
-                return data[start : start + size]
-            return None if size < 0 else self._take(size)
-        if first == 42:  # *: an array (nested ones too), or nil
-            size = int(data[pos + 1 : end])
-            return None if size < 0 else [self._reply() for _ in range(size)]
-        if first == 43:  # +: a simple string
-            return data[pos + 1 : end]
-        if first == 58:  # :: an integer
-            return int(data[pos + 1 : end])
-        if first == 45:  # -: an error
-            return self.error(data[pos + 1 : end].decode(errors="replace"))
-        raise ConnectionAbortedError("not a RESP2 reply")
-
-    def _take(self, size: int) -> bytes:
-        """A bulk string's ``size`` bytes and its CRLF, from ``self.pos``."""
-        missing = self.pos + size + 2 - len(self.data)
-        if missing > 0:
-            self._fill(missing)
-        start = self.pos
-        if not self.data.startswith(b"\r\n", start + size):
-            raise ConnectionAbortedError("not a RESP2 reply")
-        self.pos = start + size + 2
-        return self.data[start : start + size]
-
-    def _fill(self, need: int) -> None:
-        """Receive what comes, or ``need`` bytes more; ``self.data`` then starts at
-        ``self.pos`` 0."""
-        rest = self.data[self.pos :]
-        if need <= 0:
-            chunk = self.sock.recv(_READ_SIZE)
-        else:  # the rest of a large reply, in one buffer however many reads it takes
-            buffer = bytearray(need)
-            view, got = memoryview(buffer), 0
-            while got < need:
-                size = self.sock.recv_into(view[got:])
-                if not size:
-                    break
-                self.received, got = True, got + size
-            chunk = bytes(buffer) if got == need else b""
-        if not chunk:
-            raise ConnectionResetError("connection closed by the server")
-        self.received = True
-        self.data, self.pos = rest + chunk, 0
-
-
-class _Stock:
-    """A redis-py connection whose own reply reading is needed: a Sentinel's turns
-    a READONLY reply (a failover) into a reconnection; RESP3 has push messages."""
-
-    __slots__ = ("connection", "error", "received")
-
-    def __init__(self, connection: t.Any, error: type[Exception]) -> None:
-        self.connection = connection
-        self.error = error
-        self.received = True  # redis-py tells a closed connection itself
-
-    def roundtrip(self, packed: bytes, count: int) -> list[t.Any]:
-        self.connection.send_packed_command([packed])
-        answers: list[t.Any] = []
-        for _ in range(count):
-            try:
-                answers.append(self.connection.read_response())
-            except self.error as exc:
-                answers.append(exc)
-        return answers
+#: Connections one process may hold to Redis when flask_wechat makes the client
+#: (``WECHAT_REDIS_URL``; ``?max_connections=N`` in the URL changes it). A thread
+#: that finds them all busy waits up to :data:`POOL_TIMEOUT` seconds for one.
+MAX_CONNECTIONS = 50
+POOL_TIMEOUT = 2.0
 
 
 class RedisStore(Store):
-    """The store in Redis, through redis-py (a connection pool per process).
+    """The store in Redis, through redis-py's public API.
+
+    A callback's claim is one ``EVALSHA`` of a Lua script (redis-py's ``Script``
+    loads it again after a Redis restart): one round trip. Answers remembered for
+    retries are queued and written by a thread of this process in pipelines, a
+    few milliseconds later, so they cost a callback no round trip of their own.
+    Every command checks a connection out of the client's pool and returns it:
+    a process holds no more connections than it runs commands at once, bounded by
+    a ``BlockingConnectionPool`` when flask_wechat makes the client.
 
     :param client: a ``redis.Redis`` (or a Sentinel master, or a ``RedisCluster``:
-        every key of one claim shares a hash tag).
+        there the replay guard and the claim are two commands, as their keys lie
+        in different slots).
     :param prefix: prepended to every key.
     """
 
     def __init__(self, client: t.Any, prefix: str = "wechat:") -> None:
         import redis  # noqa: PLC0415 - an optional dependency, needed only here
+        from redis.cluster import RedisCluster  # noqa: PLC0415
 
         self.redis = client
         self.prefix = prefix
         self._errors = (redis.RedisError, OSError)
-        self._no_script = redis.exceptions.NoScriptError
-        self._response_error = redis.exceptions.ResponseError
-        # "Connection closed by server" and friends, but not a timeout: a command
-        # that timed out may have run.
-        self._closed = redis.exceptions.ConnectionError
-        # redis-py's table of error replies (a classmethod from 5.0, a method before).
-        base: t.Any = redis.connection.BaseParser  # type: ignore[attr-defined]
-        self._parse_error: t.Callable[[str], Exception] = (
-            base.parse_error if inspect.ismethod(base.parse_error) else base().parse_error
-        )
-        self._stock_reader = redis.connection.AbstractConnection.read_response
         self._claim = client.register_script(_CLAIM)
         self._delete_if_equal = client.register_script(_DELETE_IF_EQUAL)
-        # EVALSHA <sha> <number of keys> and then 3 bulk strings (the claim's key,
-        # value, ttl) or 6 (its key, the guard's, value, ttl, the guard's value, ttl).
-        sha = self._claim.sha.encode()
-        self._claim_1 = b"*6\r\n$7\r\nEVALSHA\r\n" + _BULK % (len(sha), sha) + b"$1\r\n1\r\n"
-        self._claim_1 += _BULK * 3
-        self._claim_2 = b"*9\r\n$7\r\nEVALSHA\r\n" + _BULK % (len(sha), sha) + b"$1\r\n2\r\n"
-        self._claim_2 += _BULK * 6
-        # set_soon's writes, sent along with the next claim or get, or by a thread
-        # of this process within _FLUSH_AFTER: packed (bytes) for a pool's
-        # connection, command tuples for a pipeline.
-        self._pending: list[t.Any] = []
+        self._cluster = isinstance(client, RedisCluster)
+        # set_soon's writes, for the writer thread of this process.
+        self._pending: list[tuple[str, bytes, int]] = []
         self._pending_lock = threading.Lock()
         self._wake = threading.Event()
-        self._flusher_pid = 0
-        # The hot commands (claim, get, the queued writes) go straight down one
-        # connection per thread, taken from the client's pool and kept: redis-py's
-        # pipeline objects and per-command pool checkout cost more than the round
-        # trip itself. Clients without a plain pool (Cluster) use pipelines.
-        self._pool = (
-            getattr(client, "connection_pool", None) if isinstance(client, redis.Redis) else None
-        )
-        self._local = threading.local()
+        self._writer_pid = 0
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "wechat:") -> RedisStore:
-        """A store on the Redis at ``url`` (short timeouts: an outage fails fast)."""
+    def from_url(cls, url: str, prefix: str = "wechat:", **options: t.Any) -> RedisStore:
+        """A store on the Redis at ``url``: a bounded, blocking pool, short
+        timeouts (an outage fails fast), redis-py's health checks, and one retry
+        of a command whose connection Redis had closed (a restart)."""
         import redis  # noqa: PLC0415 - an optional dependency, needed only here
+        from redis.backoff import NoBackoff  # noqa: PLC0415
+        from redis.retry import Retry  # noqa: PLC0415
 
-        options: dict[str, t.Any] = {}
-        if "protocol" in inspect.signature(redis.Redis.__init__).parameters:
-            # RESP2, which the hot path parses itself (redis-py 8 defaults to RESP3,
-            # and redis-py before 5 speaks only RESP2).
-            options["protocol"] = 2
-        client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=1.0,
-            socket_timeout=2.0,
-            health_check_interval=30,
-            **options,
-        )
-        return cls(client, prefix)
+        settings: dict[str, t.Any] = {
+            "max_connections": MAX_CONNECTIONS,
+            "timeout": POOL_TIMEOUT,
+            "socket_connect_timeout": 1.0,
+            "socket_timeout": 2.0,
+            "health_check_interval": 30,
+            "retry": Retry(NoBackoff(), 1),
+            "retry_on_error": [redis.exceptions.ConnectionError],
+        }
+        settings.update(options)
+        pool = redis.BlockingConnectionPool.from_url(url, **settings)
+        return cls(redis.Redis(connection_pool=pool), prefix)
 
     def _call(self, func: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
         try:
@@ -455,150 +318,51 @@ class RedisStore(Store):
         except self._errors as exc:
             raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
 
+    #: how long a queued write waits for others to share its round trip.
     _FLUSH_AFTER = 0.005
 
     def get(self, key: str) -> t.Any:
-        name = (self.prefix + key).encode()
-        return _loads(self._with_pending(("GET", name), _GET % (len(name), name)))
-
-    def set_soon(self, key: str, value: t.Any, ttl: float) -> None:
-        """Queue the ``SET``: it travels in the same round trip as this process's
-        next claim or get (a pipeline), or within 5 ms on a thread of its own, so
-        remembering a callback's answer costs no round trip of its own."""
-        name, raw, ms = (self.prefix + key).encode(), _dumps(value), b"%d" % _ms(ttl)
-        if self._pool is not None:
-            command: t.Any = _SET % (len(name), name, len(raw), raw, len(ms), ms)
-        else:
-            command = ("SET", name, raw, "PX", ms)
-        pid = os.getpid()
-        with self._pending_lock:
-            if self._flusher_pid == pid:
-                self._pending.append(command)
-            else:  # none yet, or we are a forked child (the parent's writes are its own)
-                self._flusher_pid = pid
-                self._pending = [command]
-                threading.Thread(
-                    target=self._flush_loop, name="flask_wechat-store", daemon=True
-                ).start()
-        # Event.set takes a lock. A flag still set is enough: the flusher clears it
-        # before it takes the writes, so it will take this one.
-        if not self._wake.is_set():
-            self._wake.set()
-
-    def _take_pending(self) -> list[t.Any]:
-        with self._pending_lock:
-            pending, self._pending = self._pending, []
-        return pending
-
-    def _flush_loop(self) -> None:
-        while True:
-            self._wake.wait()
-            time.sleep(self._FLUSH_AFTER)  # a request's own command may take them first
-            self._wake.clear()
-            pending = self._take_pending()
-            if pending:
-                try:
-                    self._pipeline(pending)
-                except StoreUnavailable as exc:
-                    logger.warning("could not store %d answer(s) in Redis: %s", len(pending), exc)
-
-    def _connection(self) -> _Wire | _Stock:
-        """This thread's connection, taken from the pool once (again in a forked
-        child: the parent's socket is not ours)."""
-        pid = os.getpid()
-        held = getattr(self._local, "held", None)
-        if held is not None and held[0] == pid:
-            return t.cast("_Wire | _Stock", held[1])
-        pool = t.cast(t.Any, self._pool)
-        try:
-            connection = pool.get_connection()
-        except TypeError:  # redis-py before 5.3 wants a command name
-            connection = pool.get_connection("_")
-        # Our parser speaks RESP2 where redis-py's reply reading is the stock one; a
-        # connection class with its own (Sentinel's) or RESP3 keeps redis-py's.
-        wire: _Wire | _Stock
-        if (
-            type(connection).read_response is self._stock_reader
-            and getattr(connection, "protocol", None) in (None, 2, "2")
-            and hasattr(connection, "_sock")
-        ):
-            wire = _Wire(connection, self._error_reply)
-        else:
-            wire = _Stock(connection, self._response_error)
-        self._local.held = (pid, wire)
-        return wire
-
-    def _error_reply(self, message: str) -> Exception:
-        """An error reply as redis-py makes it: those it raises as a ConnectionError
-        (LOADING, NOAUTH…) are raised, and the commands go once more on a fresh
-        connection, as they did through redis-py."""
-        error = self._parse_error(message)
-        if isinstance(error, self._closed):
-            raise error
-        return error
-
-    def _exchange(self, packed: bytes, count: int) -> list[t.Any]:
-        """The answers to ``packed`` (``count`` commands) on this thread's connection;
-        a redis-py ConnectionError when Redis had closed it."""
-        wire = self._connection()
-        try:
-            return wire.roundtrip(packed, count)
-        except OSError as exc:
-            wire.connection.disconnect()  # reconnects on the next command
-            if wire.received or isinstance(exc, TimeoutError):
-                raise  # the commands may have run
-            raise self._closed("connection closed by the server") from None
-        except BaseException:
-            wire.connection.disconnect()
-            raise
-
-    def _send(self, packed: bytes, count: int) -> list[t.Any]:
-        try:
-            return self._exchange(packed, count)
-        except self._closed:
-            # A connection Redis closed (it restarted) fails before any byte of an
-            # answer came: the commands never ran, so they are sent once more on a
-            # fresh connection. Not after a timeout: they may have run.
-            pass
-        except self._errors as exc:
-            raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
-        try:
-            return self._exchange(packed, count)
-        except self._errors as exc:
-            raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
-
-    def _pipeline(self, commands: list[t.Any]) -> list[t.Any]:
-        if self._pool is not None:
-            return self._send(b"".join(commands), len(commands))
-        pipe = self.redis.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-        try:
-            return list(pipe.execute(raise_on_error=False))
-        except self._errors as exc:
-            raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
-
-    def _with_pending(self, command: tuple[t.Any, ...], packed: bytes) -> t.Any:
-        """``command``'s answer (``packed``: it in RESP), sent in one round trip after
-        the pending writes."""
-        # Unlocked: a write queued meanwhile goes with the next command, or the flusher.
-        pending = self._take_pending() if self._pending else []
-        if self._pool is None:
-            result = self._pipeline([*pending, command])[-1]
-        else:
-            result = self._send(b"".join([*pending, packed]), len(pending) + 1)[-1]
-        if isinstance(result, self._no_script):  # Redis restarted or flushed its scripts
-            result = self._call(
-                self._claim,
-                keys=list(command[3 : 3 + command[2]]),
-                args=list(command[3 + command[2] :]),
-            )
-        elif isinstance(result, Exception):
-            raise StoreUnavailable(f"Redis refused a command ({type(result).__name__})")
-        return result
+        return _loads(self._call(self.redis.get, self.prefix + key))
 
     def set(self, key: str, value: t.Any, ttl: float) -> None:
         self._call(self.redis.set, self.prefix + key, _dumps(value), px=_ms(ttl))
+
+    def set_soon(self, key: str, value: t.Any, ttl: float) -> None:
+        """Queue the ``SET`` for this process's writer thread, which sends what
+        has queued in one pipeline within a few milliseconds."""
+        command = (self.prefix + key, _dumps(value), _ms(ttl))
+        pid = os.getpid()
+        with self._pending_lock:
+            if self._writer_pid == pid:
+                self._pending.append(command)
+            else:  # none yet, or we are a forked child (the parent's writes are its own)
+                self._writer_pid = pid
+                self._pending = [command]
+                threading.Thread(
+                    target=self._write_loop, name="flask_wechat-store", daemon=True
+                ).start()
+        if not self._wake.is_set():  # a flag still set is enough: the writer clears it first
+            self._wake.set()
+
+    def _write_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(self._FLUSH_AFTER)  # let the writes of other requests join
+            self._wake.clear()
+            with self._pending_lock:
+                pending, self._pending = self._pending, []
+            if pending:
+                try:
+                    self.write(pending)
+                except StoreUnavailable as exc:
+                    logger.warning("could not store %d answer(s) in Redis: %s", len(pending), exc)
+
+    def write(self, commands: list[tuple[str, bytes, int]]) -> None:
+        """``SET key value PX ms`` for each of ``commands``, in one pipeline."""
+        pipe = self.redis.pipeline(transaction=False)
+        for name, raw, ms in commands:
+            pipe.set(name, raw, px=ms)
+        self._call(pipe.execute)
 
     def add(self, key: str, value: t.Any, ttl: float) -> bool:
         return bool(
@@ -614,20 +378,14 @@ class RedisStore(Store):
         )
 
     def claim(self, key: str, value: t.Any, ttl: float, guard: Guard | None = None) -> Claim:
-        raw = _dumps(value)
-        name, ms = (self.prefix + key).encode(), b"%d" % (_ms(ttl) if ttl else 0)
-        if guard is None:
-            command: tuple[t.Any, ...] = ("EVALSHA", self._claim.sha, 1, name, raw, ms)
-            packed = self._claim_1 % (len(name), name, len(raw), raw, len(ms), ms)
-        else:
-            guarded = (self.prefix + guard.key).encode()
-            seen, kept = guard.value.encode(), b"%d" % _ms(guard.ttl)
-            command = ("EVALSHA", self._claim.sha, 2, name, guarded, raw, ms, seen, kept)
-            packed = self._claim_2 % (
-                len(name), name, len(guarded), guarded, len(raw), raw,
-                len(ms), ms, len(seen), seen, len(kept), kept,
-            )  # fmt: skip
-        result = self._with_pending(command, packed)
+        if self._cluster:
+            return super().claim(key, value, ttl, guard)
+        keys = [self.prefix + key]
+        args: list[t.Any] = [_dumps(value), _ms(ttl) if ttl else 0]
+        if guard is not None:
+            keys.append(self.prefix + guard.key)
+            args += [guard.value, _ms(guard.ttl)]
+        result = self._call(self._claim, keys=keys, args=args)
         if len(result) == 1:
             return _CLAIMED[result[0]]
         return Claim(_CLAIMED[result[0]].status, _loads(result[1]))
@@ -701,9 +459,35 @@ def make_store(
         if not callable(getattr(cache, method, None)):
             raise ConfigError("WECHAT_CACHE", "must be a flask_caching.Cache (or None)")
     backend = _cache_backend(app, cache)
-    client = getattr(backend, "_write_client", None)
-    if client is not None and hasattr(client, "register_script"):
-        return RedisStore(client)
+    # flask-caching's Redis back-end keeps its client to itself: a store of our
+    # own on the same Redis, from the same configuration keys.
+    config = {**app.config, **(getattr(cache, "config", None) or {})}
+    url = _redis_url(config) if type(backend) is _redis_cache_class() else None
+    if url is not None:
+        return RedisStore.from_url(url)
     if type(backend).__name__ == "SimpleCache":
         return MemoryStore()
     return CacheStore(backend)
+
+
+def _redis_cache_class() -> type | None:
+    try:
+        from flask_caching.backends import RedisCache  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - flask-caching always has it
+        return None
+    return t.cast(type, RedisCache)
+
+
+def _redis_url(config: t.Mapping[str, t.Any]) -> str | None:
+    """The URL of the Redis a flask-caching ``RedisCache`` configuration names."""
+    url = config.get("CACHE_REDIS_URL")
+    if url:
+        return str(url)
+    host = config.get("CACHE_REDIS_HOST") or "localhost"
+    if not isinstance(host, str):  # a client object: nothing to build a URL from
+        return None
+    port = config.get("CACHE_REDIS_PORT") or 6379
+    db = config.get("CACHE_REDIS_DB") or 0
+    password = config.get("CACHE_REDIS_PASSWORD")
+    auth = f":{quote(str(password), safe='')}@" if password else ""
+    return f"redis://{auth}{host}:{port}/{db}"

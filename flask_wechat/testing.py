@@ -280,6 +280,44 @@ class WeChatTestClient:
         except (KeyError, StopIteration):
             return self.account.callback_url or ""
 
+    # -- over real HTTP, as WeChat delivers ----------------------------------------------
+
+    def deliver(
+        self, url: str, message: Fields, *, timeout: float = 5.0, tries: int = 3
+    ) -> Delivery:
+        """Deliver ``message`` to a running site at ``url`` the way WeChat does:
+        each try waits ``timeout`` seconds for the answer, then the identical
+        request (same query string, same body) is sent again, up to ``tries``
+        times; a try answered with 200 ends the delivery.
+
+        For checking a deployment end to end: whether the 5-second answer holds
+        on its server, under its load.
+        """
+        import requests  # noqa: PLC0415 - only deliveries over HTTP need it
+
+        body, query = self.encode(message)
+        content_type = "application/json" if self.is_json else "text/xml"
+        delivery = Delivery()
+        for _ in range(tries):
+            started = time.monotonic()
+            try:
+                answer = requests.post(
+                    url,
+                    params=query,
+                    data=body,
+                    headers={"Content-Type": content_type},
+                    timeout=timeout,
+                )
+            except (requests.Timeout, requests.ConnectionError):  # WeChat tries again
+                delivery.tries.append(Try(None, time.monotonic() - started, None, False))
+                continue
+            elapsed = time.monotonic() - started
+            reply, encrypted = self.decode_body(answer.status_code, answer.content)
+            delivery.tries.append(Try(answer.status_code, elapsed, reply, encrypted))
+            if answer.status_code == 200:
+                break
+        return delivery
+
     # -- reading the answer --------------------------------------------------------
 
     def decode_reply(self, response: TestResponse) -> tuple[Fields | None, bool]:
@@ -306,6 +344,40 @@ class WeChatTestClient:
             str(fields["Encrypt"]),
         )
         return parse(self.crypto.decrypt_raw(str(fields["Encrypt"]))), True
+
+
+class Try(t.NamedTuple):
+    """One try of a :meth:`WeChatTestClient.deliver`: the HTTP status (``None``
+    when no answer came in time), how long it took, the decoded reply."""
+
+    status: int | None
+    seconds: float
+    reply: Fields | None
+    encrypted: bool
+
+
+class Delivery:
+    """Every try of one message delivered as WeChat delivers it."""
+
+    def __init__(self) -> None:
+        self.tries: list[Try] = []
+
+    @property
+    def answered(self) -> Try | None:
+        """The try answered with 200, if any."""
+        return next((each for each in self.tries if each.status == 200), None)
+
+    @property
+    def answered_first_time(self) -> bool:
+        """Whether WeChat's first try got its answer (no retry was needed)."""
+        return bool(self.tries) and self.tries[0].status == 200
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{'no answer' if each.status is None else each.status} in {each.seconds:.2f}s"
+            for each in self.tries
+        )
+        return f"<Delivery {shown}>"
 
 
 class Recorder:

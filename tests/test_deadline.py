@@ -103,22 +103,21 @@ class Harness:
         return app, wechat, WeChatTestClient(app, user=WORK_USER)
 
     def _init(self, app: Flask, runner: str) -> tuple[Flask, WeChat, WeChatTestClient]:
-        # These tests drive the handler pool: the callback answers at the deadline
-        # while the handler goes on (tests of inline handlers are further down).
+        # These tests drive the handler threads, the default: the callback answers
+        # at the deadline while the handler goes on (tests of handlers in the
+        # request's thread, handler_threads=0, are further down).
         if runner == "inline":
-            wechat = WeChat(
-                app, handler_threads=16, task_runner=InlineRunner(attempts=2, backoff=0.01)
-            )
+            wechat = WeChat(app, task_runner=InlineRunner(attempts=2, backoff=0.01))
         else:
-            wechat = WeChat(app, handler_threads=16)
+            wechat = WeChat(app)
         self.apps.append(app)
         return app, wechat, WeChatTestClient(app)
 
     def settle(self, app: Flask) -> None:
         """Wait for every handler and task of ``app`` (the app takes no more requests)."""
         state: WeChatState = app.extensions["wechat"]
-        if state.handler_pool is not None:
-            state.handler_pool.shutdown(wait=True)
+        if state.handler_threads is not None:
+            assert state.handler_threads.join(WAIT)
         if isinstance(state.task_runner, ThreadPoolRunner):
             state.task_runner.shutdown(wait=True)
 
@@ -406,8 +405,8 @@ def test_handle_on_the_pool(harness: Harness) -> None:
         return Answer(reply.content.encode())
 
     with app.test_request_context("/wechat?nonce=direct"):
-        assert handling.handle(app, state, text("fast", 1), render) == Answer(b"at once")
-        assert handling.handle(app, state, text("slow", 3), render) == SUCCESS
+        assert handling.handle(app, state, text("fast", 1), render, 0.2) == Answer(b"at once")
+        assert handling.handle(app, state, text("slow", 3), render, 0.2) == SUCCESS
     assert harness.sandbox.sent == []
     gate.release.set()
     assert wait_until(lambda: bool(harness.sandbox.sent))
@@ -513,7 +512,7 @@ def test_a_fast_wecom_handler_still_replies_passively(harness: Harness) -> None:
     assert harness.sandbox.sent == []
 
 
-# == inline handlers (the default): lateness is noticed when the handler returns ==========
+# == handlers in the request's thread (handler_threads=0): lateness is noticed on return ==
 
 
 def test_an_inline_handler_past_the_deadline_sends_its_reply_as_a_message(
@@ -522,7 +521,7 @@ def test_an_inline_handler_past_the_deadline_sends_its_reply_as_a_message(
     app = Flask("deadline_inline_app")
     app.config.update(harness.sandbox.flask_config("mp"))
     app.config.update(TESTING=True, WECHAT_TOKEN=TOKEN, WECHAT_REPLY_DEADLINE=0.001)
-    wechat = WeChat(app, task_runner=InlineRunner(attempts=1))
+    wechat = WeChat(app, handler_threads=0, task_runner=InlineRunner(attempts=1))
     harness.apps.append(app)
     client = WeChatTestClient(app)
     done = threading.Event()
@@ -541,7 +540,7 @@ def test_an_inline_handler_in_time_replies_passively(harness: Harness) -> None:
     app = Flask("deadline_inline_fast_app")
     app.config.update(harness.sandbox.flask_config("mp"))
     app.config.update(TESTING=True, WECHAT_TOKEN=TOKEN, WECHAT_REPLY_DEADLINE=30)
-    wechat = WeChat(app)
+    wechat = WeChat(app, handler_threads=0)
     harness.apps.append(app)
     wechat.on("text")(lambda message: "at once")
 
@@ -555,7 +554,7 @@ def test_a_retry_during_an_inline_handler_waits_then_answers_success(harness: Ha
     app = Flask("deadline_inline_retry_app")
     app.config.update(harness.sandbox.flask_config("mp"))
     app.config.update(TESTING=True, WECHAT_TOKEN=TOKEN, WECHAT_REPLY_DEADLINE=0.05)
-    wechat = WeChat(app, task_runner=InlineRunner(attempts=1))
+    wechat = WeChat(app, handler_threads=0, task_runner=InlineRunner(attempts=1))
     harness.apps.append(app)
     gate = harness.gate()
     runs: list[str] = []

@@ -17,7 +17,7 @@ def test_every_pip_install_of_ours_names_our_distribution() -> None:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if "pip install" not in line:
                 continue
-            for name in re.findall(r"flask[-_]wechat[-\w]*", line):
+            for name in re.findall(r"flask-wechat[-\w]*", line):
                 if name != DISTRIBUTION:
                     wrong.append(f"{path.name}:{number}: {line.strip()}")
     assert wrong == []

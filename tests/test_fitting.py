@@ -81,6 +81,7 @@ def test_a_late_async_handler_has_its_reply_sent_as_a_message(
 
     result = WeChatTestClient(app).text("question")
     assert (result.status_code, result.text) == (200, "success")
+    assert app.extensions["wechat"].handler_threads.join(10)  # the late reply went out
     assert sandbox.sent == [
         {
             "touser": DEFAULT_USER,
@@ -150,7 +151,7 @@ def test_an_async_handler_exception_propagates_when_testing() -> None:
         WeChatTestClient(app).text("x")
 
 
-def test_on_the_handler_pool_an_exception_within_the_deadline_propagates() -> None:
+def test_on_the_handler_threads_an_exception_within_the_deadline_propagates() -> None:
     app = Flask("pool_app")
     app.config.update(TESTING=True, WECHAT_TOKEN=TOKEN)
     wechat = WeChat(app, handler_threads=2)
@@ -161,7 +162,7 @@ def test_on_the_handler_pool_an_exception_within_the_deadline_propagates() -> No
 
     with pytest.raises(Boom):
         WeChatTestClient(app).text("x")
-    app.extensions["wechat"].handler_pool.shutdown(wait=True)
+    assert app.extensions["wechat"].handler_threads.join(10)
 
 
 # -- CSRF ----------------------------------------------------------------------------

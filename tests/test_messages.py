@@ -534,3 +534,13 @@ def test_malformed_message_from_xml() -> None:
 )
 def test_snake_case(name: str, expected: str) -> None:
     assert snake_case(name) == expected
+
+
+def test_a_message_type_is_its_msg_type_even_with_a_stray_event_field() -> None:
+    text = Message({"MsgType": "text", "Event": "subscribe", "Content": "hi", "MsgId": "1"})
+    assert text.type == "text"
+    assert text.event is None
+    assert text.dispatch_names == ("text",)
+    assert not text.is_event
+    device = Message({"MsgType": "device_event", "Event": "bind"})
+    assert device.dispatch_names == ("bind", "device_event")

@@ -317,12 +317,17 @@ def test_api_calls_fail_fast_while_redis_is_down(
 
 
 @pytest.mark.parametrize(
-    ("config", "shared"),
+    ("config", "shared", "redis_py"),
     [
-        ({}, False),
-        ({"CACHE_TYPE": "SimpleCache"}, False),
-        ({"WECHAT_REDIS_URL": "redis://127.0.0.1:1/0"}, True),
-        ({"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": "redis://127.0.0.1:1/0"}, True),
+        ({}, False, False),
+        ({"CACHE_TYPE": "SimpleCache"}, False, False),
+        ({"WECHAT_REDIS_URL": "redis://127.0.0.1:1/0"}, True, True),
+        ({"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": "redis://127.0.0.1:1/0"}, True, True),
+        (
+            {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_HOST": "127.0.0.1", "CACHE_REDIS_PORT": 1},
+            True,
+            True,
+        ),
         (
             {
                 "CACHE_TYPE": "RedisSentinelCache",
@@ -330,15 +335,16 @@ def test_api_calls_fail_fast_while_redis_is_down(
                 "CACHE_REDIS_SENTINEL_MASTER": "mymaster",
             },
             True,
+            False,  # flask-caching's own client, through its public add/get/set
         ),
     ],
 )
-def test_which_store(config: dict[str, t.Any], shared: bool) -> None:
+def test_which_store(config: dict[str, t.Any], shared: bool, redis_py: bool) -> None:
     """In-process by default; Redis through redis-py for a URL or a Redis cache
     (redis-py connects lazily: nothing needs to run here)."""
     app = Flask("store_choice")
     app.config.update(WECHAT_TOKEN="t", WECHAT_APP_ID="wx0", WECHAT_APP_SECRET="s", **config)
     WeChat(app)
     store = app.extensions["wechat"].store
-    assert isinstance(store, RedisStore) is shared
+    assert isinstance(store, RedisStore) is redis_py
     assert store.is_shared is shared

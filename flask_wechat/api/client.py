@@ -45,16 +45,18 @@ SYSTEM_BUSY = -1
 class _RedactSecrets(logging.Filter):
     """urllib3 logs request URLs at DEBUG; WeChat puts secrets in the query string."""
 
-    _NAMES = ("access_token=", "secret=", "corpsecret=", "js_code=", "code=", "refresh_token=")
-
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args and isinstance(record.args, tuple):
             record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 
+#: query parameters whose values are secrets.
+_SECRET_NAMES = ("access_token=", "secret=", "corpsecret=", "js_code=", "code=", "refresh_token=")
+
+
 def _redact(text: str) -> str:
-    for name in _RedactSecrets._NAMES:
+    for name in _SECRET_NAMES:
         start = 0
         while (found := text.find(name, start)) != -1:
             value_start = found + len(name)

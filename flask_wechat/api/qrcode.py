@@ -23,7 +23,6 @@ MAX_EXPIRE_SECONDS = 2_592_000
 MAX_PERMANENT_SCENE_ID = 100_000
 #: Where WeChat serves QR code images (not the API host).
 SHOWQRCODE_URL = "https://mp.weixin.qq.com/cgi-bin/showqrcode"
-_API_HOST = "https://api.weixin.qq.com"
 
 
 def qrcode_body(scene: int | str, expire_seconds: int | None) -> dict[str, t.Any]:
@@ -70,9 +69,7 @@ class QRCodeAPI(APIModule):
         return self.client.post("/cgi-bin/qrcode/create", qrcode_body(scene, expire_seconds))
 
     def url(self, ticket: str) -> str:
-        """The image URL of the QR code of ``ticket`` (``showqrcode``; no
-        access_token needed). Against another API base URL (a sandbox) the
-        image is fetched from there."""
-        base = self.client.base_url
-        where = SHOWQRCODE_URL if base == _API_HOST else base + "/cgi-bin/showqrcode"
-        return f"{where}?ticket={quote(ticket, safe='')}"
+        """The image URL of the QR code of ``ticket``: ``showqrcode`` on WeChat's own
+        host, needing no access_token, whatever ``WECHAT_API_BASE_URL`` says (a
+        site's API proxy serves no images; the sandbox serves the same path)."""
+        return f"{SHOWQRCODE_URL}?ticket={quote(ticket, safe='')}"

@@ -4,6 +4,7 @@ turns a ``kf_msg_or_event`` callback into handled messages, against the sandbox.
 from __future__ import annotations
 
 import typing as t
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -108,8 +109,8 @@ def test_message_from_kf_uses_wechat_names() -> None:
     assert event.raw["SceneParam"] == "a=1"
 
 
-def _kf_app(sandbox: Sandbox, **extra: t.Any) -> tuple[Flask, WeChat]:
-    app = Flask("kf_app")
+def _kf_app(sandbox: Sandbox, instance: Path, **extra: t.Any) -> tuple[Flask, WeChat]:
+    app = Flask("kf_app", instance_path=str(instance))
     app.config.update(
         TESTING=True,
         WECHAT_KIND="work",
@@ -124,8 +125,8 @@ def _kf_app(sandbox: Sandbox, **extra: t.Any) -> tuple[Flask, WeChat]:
     return app, WeChat(app, task_runner=InlineRunner(attempts=1))
 
 
-def test_callback_pulls_dispatches_and_answers_by_kf(sandbox: Sandbox) -> None:
-    app, wechat = _kf_app(sandbox)
+def test_callback_pulls_dispatches_and_answers_by_kf(tmp_path: Path, sandbox: Sandbox) -> None:
+    app, wechat = _kf_app(sandbox, tmp_path)
     seen: list[Message] = []
 
     @wechat.on("text")
@@ -161,7 +162,7 @@ def test_callback_pulls_dispatches_and_answers_by_kf(sandbox: Sandbox) -> None:
     assert [m.content for m in seen] == ["one", "two", "three"]
     with app.app_context():
         state = wechat.state()
-        assert CursorStore(state.store, "default").get(KF)
+        assert CursorStore(state.durable, "default").get(KF)
     first, second = posted(sandbox, "/cgi-bin/kf/sync_msg")
     assert "cursor" not in first
     assert second["cursor"]
@@ -169,8 +170,8 @@ def test_callback_pulls_dispatches_and_answers_by_kf(sandbox: Sandbox) -> None:
     assert len(sandbox.sent) == 3
 
 
-def test_only_one_puller_at_a_time(sandbox: Sandbox) -> None:
-    app, wechat = _kf_app(sandbox)
+def test_only_one_puller_at_a_time(tmp_path: Path, sandbox: Sandbox) -> None:
+    app, wechat = _kf_app(sandbox, tmp_path)
     handled: list[str] = []
 
     @wechat.on("text")
@@ -196,8 +197,8 @@ def test_only_one_puller_at_a_time(sandbox: Sandbox) -> None:
         assert state.store.get(other.pending_key) is None
 
 
-def test_a_message_read_twice_is_handled_once(sandbox: Sandbox) -> None:
-    app, wechat = _kf_app(sandbox)
+def test_a_message_read_twice_is_handled_once(tmp_path: Path, sandbox: Sandbox) -> None:
+    app, wechat = _kf_app(sandbox, tmp_path)
     handled: list[str] = []
 
     @wechat.on("text")
@@ -208,17 +209,16 @@ def test_a_message_read_twice_is_handled_once(sandbox: Sandbox) -> None:
     with app.app_context():
         state = wechat.state()
         Puller(app, state, "default", KF).run(None)
-        CursorStore(state.store, "default").store.delete(
-            CursorStore(state.store, "default").key(KF)
-        )
+        cursors = CursorStore(state.durable, "default")
+        cursors.durable.delete(cursors.key(KF))
         Puller(app, state, "default", KF).run(None)  # reads from the start again
     assert handled == ["once"]
     assert sandbox.count("/cgi-bin/kf/sync_msg") == 2
 
 
-def test_the_lock_is_shared_through_redis(sandbox: Sandbox, redis_db: str) -> None:
-    first, first_wechat = _kf_app(sandbox, WECHAT_REDIS_URL=redis_db)
-    second, second_wechat = _kf_app(sandbox, WECHAT_REDIS_URL=redis_db)
+def test_the_lock_is_shared_through_redis(tmp_path: Path, sandbox: Sandbox, redis_db: str) -> None:
+    first, first_wechat = _kf_app(sandbox, tmp_path, WECHAT_REDIS_URL=redis_db)
+    second, second_wechat = _kf_app(sandbox, tmp_path, WECHAT_REDIS_URL=redis_db)
     handled: list[str] = []
     second_wechat.on("text")(lambda message: handled.append(message.content))
     event = sandbox.kf_customer_writes(KF, CUSTOMER, "hello")
@@ -238,8 +238,8 @@ def test_the_lock_is_shared_through_redis(sandbox: Sandbox, redis_db: str) -> No
     assert handled == ["hello", "again"]
 
 
-def test_an_entry_without_msgtype_is_skipped(sandbox: Sandbox) -> None:
-    app, wechat = _kf_app(sandbox)
+def test_an_entry_without_msgtype_is_skipped(tmp_path: Path, sandbox: Sandbox) -> None:
+    app, wechat = _kf_app(sandbox, tmp_path)
     handled: list[str] = []
 
     @wechat.on("text")
@@ -254,3 +254,33 @@ def test_an_entry_without_msgtype_is_skipped(sandbox: Sandbox) -> None:
     with app.app_context():
         Puller(app, wechat.state(), "default", KF).run(None)
     assert handled == ["before", "after"]
+
+
+def test_the_cursor_survives_a_restart_on_the_default_configuration(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """A new process (here: a new app on the same instance folder, with a new
+    in-process store) reads on from the saved cursor: nobody is answered twice."""
+    answered: list[str] = []
+
+    def start() -> Flask:
+        app, wechat = _kf_app(sandbox, tmp_path)
+
+        @wechat.on("text")
+        def answer(message: Message) -> None:
+            answered.append(message.content or "")
+
+        return app
+
+    before = start()
+    event = sandbox.kf_customer_writes(KF, CUSTOMER, "before the restart")
+    WeChatTestClient(before).send(
+        WeChatTestClient(before).event_message("kf_msg_or_event", **event)
+    )
+    assert answered == ["before the restart"]
+    assert (tmp_path / "flask_wechat.json").exists()
+
+    after = start()  # a restart: nothing of the first app's memory is left
+    event = sandbox.kf_customer_writes(KF, CUSTOMER, "after the restart")
+    WeChatTestClient(after).send(WeChatTestClient(after).event_message("kf_msg_or_event", **event))
+    assert answered == ["before the restart", "after the restart"]

@@ -59,15 +59,21 @@ def test_limits(scene: int | str, expire: int | None) -> None:
 def test_url_serves_the_image(client: Client, sandbox: Sandbox) -> None:
     ticket = client.qrcode.create("a b/c", expire_seconds=60)["ticket"]
     url = client.qrcode.url(ticket)
-    assert url.startswith(sandbox.url + "/cgi-bin/showqrcode?ticket=")
+    # the image is on WeChat's host, not the API base URL (a proxy serves no images)
+    assert url.startswith("https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=")
+    url = url.replace("https://mp.weixin.qq.com", sandbox.url)
     response = requests.get(url, timeout=10)
     assert response.status_code == 200
     assert response.content.startswith(b"\x89PNG")
     assert requests.get(url + "x", timeout=10).status_code == 404
 
 
-def test_url_of_the_real_api(make_client: t.Any) -> None:
-    real = make_client(WECHAT_APP_ID="wxreal", WECHAT_APP_SECRET="s", WECHAT_API_BASE_URL=None)
+def test_url_is_on_wechats_host_behind_an_api_proxy(make_client: t.Any) -> None:
+    real = make_client(
+        WECHAT_APP_ID="wxreal",
+        WECHAT_APP_SECRET="s",
+        WECHAT_API_BASE_URL="https://wechat-proxy.example.com",
+    )
     assert real.qrcode.url("gQ+/=") == (
         "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=gQ%2B%2F%3D"
     )

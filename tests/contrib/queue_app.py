@@ -70,7 +70,9 @@ def create_app() -> Flask:
         WECHAT_RELAY_CALLBACK_URL="/wechat/relay",
     )
     runner = make_runner(os.environ[RUNNER_ENV], redis_url, os.environ[QUEUE_ENV])
-    wechat = WeChat(app, task_runner=runner)
+    # Handlers in the request's thread: a late reply is queued before the callback
+    # answers, so a test finds the job as soon as its request returns.
+    wechat = WeChat(app, task_runner=runner, handler_threads=0)
     recorder = redis.Redis.from_url(redis_url)
 
     @wechat.on("text", match=r"^late")

@@ -158,3 +158,47 @@ def test_unseen_event_names_leave_no_signal_behind() -> None:
     for i in range(1000):
         assert client.event(f"made_up_event_{i}_{secrets.token_hex(4)}").status_code == 200
     assert (len(signals._type_signals), len(signals._account_signals)) == before
+
+
+def test_a_signature_seen_at_one_account_is_refused_at_another_sharing_its_token(
+    rejected: Recorder,
+) -> None:
+    """Two accounts with one callback Token: a (timestamp, nonce, signature) from
+    one account's access log carries no forged body to the other."""
+    shared = {"token": "one-token-for-both", "app_id": "wx0000000000000001"}
+    app, wechat = create_app(
+        WECHAT_ACCOUNTS={"shop": dict(shared), "news": dict(shared, app_id="wx02")}
+    )
+    seen = counting(wechat, "text")
+    shop = WeChatTestClient(app, "shop", mode="plain")
+    news = WeChatTestClient(app, "news", mode="plain")
+    body, query = shop.encode(shop.message("text", Content="genuine"))
+    assert shop.post(body, query).status_code == 200
+
+    forged = news.message("text", Content="forged")
+    from flask_wechat.parsing import to_xml
+
+    response = news.post(to_xml(forged).encode(), query)
+    assert response.status_code == 403
+    assert response.get_data(as_text=True) == "replayed request"
+    # the very same body at the other account is refused too: it was not sent there
+    assert news.post(body, query).status_code == 403
+    assert [m.content for m in seen] == ["genuine"]
+    assert [c["account"] for c in rejected.calls] == ["news", "news"]
+
+
+def test_a_msg_id_repeated_by_another_user_is_not_a_duplicate() -> None:
+    """MsgIds were seen to repeat across users: the key is the id with its sender
+    and time, so two users' messages both run."""
+    app, wechat = create_app()
+    seen = counting(wechat, "text")
+    client = WeChatTestClient(app)
+    now = int(time.time())
+    for user in ("oUserA000000000000000000000", "oUserB000000000000000000000"):
+        message = client.message("text", Content=user, MsgId=424242, CreateTime=now)
+        message["FromUserName"] = user
+        assert client.send(message).status_code == 200
+    assert [m.source for m in seen] == [
+        "oUserA000000000000000000000",
+        "oUserB000000000000000000000",
+    ]
