@@ -6,6 +6,7 @@ import typing as t
 
 from flask import current_app
 
+from . import handling, kf  # noqa: F401 - they register their tasks
 from .blueprints import PLATFORMS, make_blueprint
 from .cli import wechat_cli
 from .config import DEFAULTS, load_accounts, load_app_settings
@@ -13,7 +14,6 @@ from .dispatch import Handler, Registry, TypedHandler, check_name, compile_match
 from .durable import make_durable_store
 from .errors import ConfigError
 from .handler_threads import HandlerThreads
-from .handling import SEND_REPLY, send_reply_task
 from .jssdk import (
     agent_config_script,
     build_agent_config,
@@ -21,13 +21,11 @@ from .jssdk import (
     config_script,
     page_url,
 )
-from .kf import KF_SYNC
-from .kf import sync_task as kf_sync_task
 from .oauth import current_wechat_user, make_oauth_blueprint
-from .relay import RELAY_TO_PLATFORM, RELAY_TO_USER, Relay, deliver_task, forward_task
+from .relay import Relay
 from .state import WeChatState
 from .store import make_store
-from .tasks import TaskRegistry, ThreadPoolRunner
+from .tasks import TASKS, TaskRegistry, ThreadPoolRunner
 
 if t.TYPE_CHECKING:
     import re
@@ -143,14 +141,7 @@ class WeChat:
             threads = DEFAULT_HANDLER_THREADS
         if not isinstance(threads, int) or threads < 0:
             raise ConfigError("handler_threads", "must be a whole number, 0 or more")
-        tasks = TaskRegistry(
-            {
-                SEND_REPLY: send_reply_task,
-                RELAY_TO_PLATFORM: forward_task,
-                RELAY_TO_USER: deliver_task,
-                KF_SYNC: kf_sync_task,
-            }
-        )
+        tasks = TaskRegistry(TASKS)
         store = make_store(app, settings, self.cache, self.redis)
         state = WeChatState(
             app,

@@ -36,7 +36,7 @@ from .edge import SUCCESS, Answer
 from .handler_threads import Job
 from .messages import Message
 from .replies import ImageReply, TransferCustomerServiceReply, reply_from_data
-from .tasks import Task
+from .tasks import Task, task
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -250,6 +250,7 @@ def upload_file(client: Client, reply: ImageReply) -> ImageReply:
     return ImageReply(media_id=media_id)
 
 
+@task(SEND_REPLY)
 def send_reply_task(app: Flask, state: WeChatState, task: Task) -> None:
     """Perform a :data:`SEND_REPLY` task: upload any local file, send, signal."""
     client = state.client(task.account)

@@ -34,6 +34,7 @@ import typing as t
 from .errors import MalformedBody
 from .handling import route, run_handler
 from .messages import Message
+from .tasks import task
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -185,6 +186,7 @@ class Puller:
         route(self.app, self.state, message, result, None)
 
 
+@task(KF_SYNC)
 def sync_task(app: Flask, state: WeChatState, task: Task) -> None:
     """Perform a :data:`KF_SYNC` task."""
     token = task.payload.get("token")

@@ -50,7 +50,7 @@ from .errors import (
 )
 from .parsing import parse_json
 from .replies import ImageReply, TextReply, VideoReply, VoiceReply
-from .tasks import Task
+from .tasks import Task, task
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -247,6 +247,7 @@ def _post(url: str, data: bytes) -> requests.Response:
     raise TransportError(f"the relay platform did not answer ({failure})", may_have_arrived=arrived)
 
 
+@task(RELAY_TO_PLATFORM)
 def forward_task(app: Flask, state: WeChatState, job: Task) -> None:
     """POST one user message to the relay platform."""
     account = state.account(job.account)
@@ -472,6 +473,7 @@ def _read_media(
     return b"".join(chunks), _filename(url, media_type, content_type), content_type
 
 
+@task(RELAY_TO_USER)
 def deliver_task(app: Flask, state: WeChatState, job: Task) -> None:
     """Send one agent message to the user through the API."""
     client = state.client(job.account)

@@ -68,8 +68,25 @@ class Task(t.NamedTuple):
 TaskFunc = t.Callable[["Flask", "WeChatState", Task], None]
 
 
+#: Every task flask_wechat performs, by name: each module registers its own with
+#: :func:`task` where it defines the function, so nothing here calls upward by import.
+TASKS: dict[str, TaskFunc] = {}
+
+F = t.TypeVar("F", bound=TaskFunc)
+
+
+def task(name: str) -> t.Callable[[F], F]:
+    """Register the decorated function as what performs tasks called ``name``."""
+
+    def register(func: F) -> F:
+        TASKS[name] = func
+        return func
+
+    return register
+
+
 class TaskRegistry:
-    """The functions that perform each task name; filled explicitly by the extension."""
+    """The functions that perform each task name (by default :data:`TASKS`)."""
 
     def __init__(self, functions: t.Mapping[str, TaskFunc] | None = None) -> None:
         self._functions: dict[str, TaskFunc] = dict(functions or {})
