@@ -12,6 +12,7 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from ..errors import TOKEN_ERRCODES, ConfigError, TransportError, api_error
+from .base import JSON
 from .customer_service import CustomerServiceAPI
 from .drafts import DraftAPI, FreePublishAPI
 from .kf import KfAPI
@@ -35,8 +36,6 @@ if t.TYPE_CHECKING:
     from ..store import Store
 
 logger = logging.getLogger("flask_wechat")
-
-JSON = dict[str, t.Any]
 
 #: errcode -1: "系统繁忙，此时请开发者稍候再试" — nothing was done; safe to retry.
 SYSTEM_BUSY = -1

@@ -17,7 +17,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from ..replies import Reply
-    from .client import JSON
+    from .base import JSON
     from .media import FileInput
 
 #: An article given as a :class:`~flask_wechat.replies.Article` or as WeChat's own dict.

@@ -18,7 +18,7 @@ from .base import APIModule
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .client import JSON
+    from .base import JSON
 
 #: An article: ``title``, ``content`` (HTML), ``thumb_media_id`` (a permanent
 #: image or thumb), optional ``author``, ``digest``, ``content_source_url``,

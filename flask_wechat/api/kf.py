@@ -19,7 +19,7 @@ from .base import APIModule
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .client import JSON
+    from .base import JSON
 
 
 class KfAPI(APIModule):

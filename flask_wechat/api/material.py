@@ -18,7 +18,7 @@ from .base import APIModule
 from .media import _DEFAULT_NAMES, FileInput, read_upload
 
 if t.TYPE_CHECKING:
-    from .client import JSON
+    from .base import JSON
 
 #: The material types: ``news`` (articles, listed only) and the files.
 MATERIAL_TYPES = ("image", "voice", "video", "thumb", "news")

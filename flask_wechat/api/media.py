@@ -24,7 +24,7 @@ if t.TYPE_CHECKING:
 
     import requests
 
-    from .client import JSON
+    from .base import JSON
 
 #: A file to upload: a filesystem path, the bytes themselves, or a binary file object.
 FileInput: t.TypeAlias = "str | os.PathLike[str] | bytes | bytearray | t.BinaryIO"

@@ -13,7 +13,7 @@ from .base import APIModule
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .client import JSON
+    from .base import JSON
 
 #: A menu: ``{"button": [...]}`` or just the list of buttons.
 MenuInput: t.TypeAlias = "Mapping[str, t.Any] | Sequence[Mapping[str, t.Any]]"

@@ -11,7 +11,7 @@ from .subscribe import SubscribeData, subscribe_data
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .client import JSON
+    from .base import JSON
 
 
 class MiniProgramAPI(APIModule):

@@ -14,7 +14,7 @@ from ..errors import APIError
 from .base import APIModule
 
 if t.TYPE_CHECKING:
-    from .client import JSON
+    from .base import JSON
 
 AUTHORIZE_HOST = "https://open.weixin.qq.com"
 

@@ -16,7 +16,7 @@ from .base import APIModule
 if t.TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .client import JSON
+    from .base import JSON
 
 #: The most openids one blacklist call takes.
 MAX_BLACKLIST_BATCH = 20

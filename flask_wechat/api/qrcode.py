@@ -15,7 +15,7 @@ from urllib.parse import quote
 from .base import APIModule
 
 if t.TYPE_CHECKING:
-    from .client import JSON
+    from .base import JSON
 
 #: The longest a temporary QR code lives (30 days).
 MAX_EXPIRE_SECONDS = 2_592_000

@@ -21,7 +21,7 @@ from .base import APIModule
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .client import JSON
+    from .base import JSON
 
 #: Subscribe message data: keyword name -> value (``{"thing1": "…", "time2": "…"}``).
 SubscribeData: t.TypeAlias = "Mapping[str, str | int | float | Mapping[str, t.Any]]"

@@ -9,7 +9,7 @@ from .base import APIModule
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from .client import JSON
+    from .base import JSON
 
 #: ``/cgi-bin/tags/members/batch(un)tagging`` takes at most 50 OpenIDs per call.
 BATCH_TAGGING_LIMIT = 50

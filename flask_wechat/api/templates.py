@@ -13,7 +13,7 @@ from .base import APIModule
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .client import JSON
+    from .base import JSON
 
 #: Template data: ``{"keyword1": "value"}`` or ``{"keyword1": {"value": ..., "color": ...}}``.
 TemplateData: t.TypeAlias = "Mapping[str, str | int | float | Mapping[str, t.Any]]"

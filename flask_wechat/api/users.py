@@ -10,7 +10,7 @@ from .tags import chunks
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from .client import JSON
+    from .base import JSON
 
 #: ``/cgi-bin/user/info/batchget`` takes at most 100 OpenIDs per call.
 BATCHGET_LIMIT = 100

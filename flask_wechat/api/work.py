@@ -9,7 +9,7 @@ from .base import APIModule
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .client import JSON
+    from .base import JSON
 
 #: A recipient list: ``"a|b"`` as WeCom writes it, or a sequence of ids.
 Recipients: t.TypeAlias = "str | Sequence[str | int] | None"
