@@ -35,7 +35,6 @@ from .edge import (
 from .errors import MalformedBody, RejectedRequest, ReplayedRequest, StoreUnavailable
 from .handling import handle, report_failure
 from .messages import Message
-from .platform import Platform
 from .store import Claim
 from .tasks import Task
 
@@ -81,7 +80,7 @@ class Callback:
         self.crypto: MessageCrypto | None = None
         # what every delivery needs, worked out once
         self._dedup_prefix = state.dedup.key(account.name, "")
-        self._follows_up = type(account.platform).follow_up is not Platform.follow_up
+        self._follows_up = type(self).follow_ups is not Callback.follow_ups
         if account.encoding_aes_key and account.token:
             self.crypto = MessageCrypto(account.token, account.encoding_aes_key, account.receive_id)
 
@@ -110,6 +109,12 @@ class Callback:
         if crypto is not None:
             return Answer(crypto.seal(xml).to_xml().encode(), "application/xml")
         return Answer(xml.encode(), "application/xml")
+
+    def follow_ups(self, message: Message) -> list[tuple[str, dict[str, t.Any]]]:
+        """Tasks (name, payload) a received message sets off besides its handler,
+        such as pulling the WeCom 微信客服 messages a ``kf_msg_or_event``
+        announces; none by default."""
+        return []
 
     # -- the shared pipeline ------------------------------------------------------
 
@@ -176,7 +181,7 @@ class Callback:
     def follow_up(self, app: Flask, message: Message) -> None:
         """Submit the tasks the platform wants for ``message`` (never fails the request)."""
         try:
-            for name, payload in self.account.platform.follow_up(message):
+            for name, payload in self.follow_ups(message):
                 self.state.task_runner.submit(app, Task(name, self.account.name, payload))
         except Exception as exc:
             report_failure(app, message, exc)

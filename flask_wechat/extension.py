@@ -7,7 +7,7 @@ import typing as t
 from flask import current_app
 
 from . import handling, kf  # noqa: F401 - they register their tasks
-from .blueprints import PLATFORMS, make_blueprint
+from .blueprints import make_blueprint
 from .cli import wechat_cli
 from .config import DEFAULTS, load_accounts, load_app_settings
 from .dispatch import Handler, Registry, TypedHandler, check_name, compile_match
@@ -22,6 +22,7 @@ from .jssdk import (
     page_url,
 )
 from .oauth import current_wechat_user, make_oauth_blueprint
+from .platform import PLATFORMS
 from .relay import Relay
 from .state import WeChatState
 from .store import make_store

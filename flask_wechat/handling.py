@@ -259,7 +259,7 @@ def send_reply_task(app: Flask, state: WeChatState, task: Task) -> None:
         reply = upload_file(client, reply)
     raw = task.payload.get("message")
     answered = raw if isinstance(raw, dict) else None
-    client.account.platform.send_reply(client, str(task.payload["to_user"]), reply, answered)
+    client.profile.send_reply(client, str(task.payload["to_user"]), reply, answered)
     if signals.reply_sent.receivers:
         message = Message(raw, task.account) if isinstance(raw, dict) else None
         signals.reply_sent.send(app, message=message, reply=reply, account=task.account)

@@ -81,7 +81,7 @@ def build_config(
     }
     if debug:
         config["debug"] = True
-    config.update(client.platform.jssdk_extra(client.account))
+    config.update(client.profile.jssdk_extra(client.account))
     if open_tag_list:
         config["openTagList"] = list(open_tag_list)
     return config

@@ -4,7 +4,7 @@ them like pushed ones.
 WeCom does not push 微信客服 messages; it pushes a ``kf_msg_or_event`` event
 (fields ``Token`` and ``OpenKfId``) and the app reads the messages with
 ``/cgi-bin/kf/sync_msg``. The WeCom platform answers that event with a
-:data:`KF_SYNC` task (see :meth:`flask_wechat.platform.Platform.follow_up`), so
+:data:`KF_SYNC` task (see :meth:`flask_wechat.callback.Callback.follow_ups`), so
 the pulling runs off the callback, on the extension's task runner:
 
 * the cursor of each ``open_kfid`` lives in the durable store

@@ -252,7 +252,8 @@ def make_oauth_blueprint(url_prefix: str, default_scope: str) -> Blueprint:
 def _exchange(
     app: Flask, state: WeChatState, account: Account, code: str, scope: str
 ) -> tuple[WeChatUser, dict[str, t.Any] | None]:
-    signed_in = account.platform.sign_in(state.client(account.name), code, scope)
+    client = state.client(account.name)
+    signed_in = client.profile.sign_in(client, code, scope)
     user = WeChatUser(
         account=account.name,
         open_id=signed_in.open_id,

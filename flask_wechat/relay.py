@@ -493,7 +493,7 @@ def deliver_task(app: Flask, state: WeChatState, job: Task) -> None:
         else:
             reply = VideoReply(media_id)
     # The customer-service API (WeCom: an application message from the AgentID).
-    client.platform.send_reply(client, open_id, reply)
+    client.profile.send_reply(client, open_id, reply)
 
 
 class RelayRequest(t.NamedTuple):

@@ -80,12 +80,9 @@ class WeChatState:
             )
             for name, account in accounts.items()
         }
-        #: one callback endpoint per account with a callback URL.
-        self.callbacks: dict[str, Callback] = {
-            name: account.platform.callback(self, account)
-            for name, account in accounts.items()
-            if account.callback_url is not None
-        }
+        #: one callback endpoint per account with a callback URL (filled by the
+        #: blueprint that mounts them).
+        self.callbacks: dict[str, Callback] = {}
 
     def account(self, name: str | None = None) -> Account:
         """The account called ``name``; with ``None``, the only or ``"default"`` one."""

@@ -39,9 +39,8 @@ from collections.abc import Iterator
 
 from blinker import ANY
 
-from .crypto import MessageCrypto, check_signature, make_nonce
+from .crypto import MessageCrypto, check_signature, make_nonce, sign
 from .parsing import parse_json, parse_xml, to_xml
-from .platform import Outgoing, Verification
 
 if t.TYPE_CHECKING:
     from blinker import Signal
@@ -61,6 +60,120 @@ DEFAULT_USER = "oTestUser0000000000000000000"
 
 DEFAULT_ORIGINAL_ID = "gh_0123456789ab"
 """The account's original ID (``ToUserName``) unless a test says otherwise."""
+
+
+Query = dict[str, str]
+
+
+class Outgoing(t.NamedTuple):
+    """A message the testing client is about to send as WeChat would."""
+
+    fields: t.Mapping[str, t.Any]
+    #: ``fields`` serialised in the account's format.
+    body: bytes
+    account: Account
+    crypto: MessageCrypto | None
+    #: ``"plain"``, ``"compatible"`` or ``"safe"``.
+    mode: str
+    timestamp: str
+    nonce: str
+    serialise: t.Callable[[t.Mapping[str, t.Any]], bytes]
+
+
+class Verification(t.NamedTuple):
+    """A URL verification the testing client is about to send as WeChat would."""
+
+    echostr: str
+    account: Account
+    crypto: MessageCrypto | None
+    timestamp: str
+    nonce: str
+
+
+class Envelopes:
+    """How WeChat sends an Official Account's (or a Mini Program's) callbacks."""
+
+    def target(self, account: Account, original_id: str) -> str:
+        """The ``ToUserName`` of a message to ``account`` (an original ID ``gh_…``)."""
+        return original_id
+
+    def extra_fields(self, account: Account) -> dict[str, t.Any]:
+        """Fields WeChat adds to every message of this platform (WeCom: ``AgentID``)."""
+        return {}
+
+    def build_request(self, out: Outgoing) -> tuple[bytes, Query]:
+        """The POST body and query WeChat sends for ``out``."""
+        fields, timestamp, nonce = out.fields, out.timestamp, out.nonce
+        token = out.account.token or ""
+        query: Query = {"signature": sign(token, timestamp, nonce), "timestamp": timestamp}
+        query["nonce"] = nonce
+        if out.account.platform.openid_in_query and "FromUserName" in fields:
+            query["openid"] = str(fields["FromUserName"])
+        if out.mode == "plain" or out.crypto is None:
+            return out.body, query
+        sealed = out.crypto.seal(out.body, timestamp, nonce)
+        envelope: dict[str, t.Any] = {"ToUserName": fields.get("ToUserName", "")}
+        if out.mode == "compatible":
+            envelope = dict(fields)
+        envelope["Encrypt"] = sealed.encrypt
+        query["encrypt_type"] = "aes"
+        query["msg_signature"] = sealed.msg_signature
+        return out.serialise(envelope), query
+
+    def build_verification(self, check: Verification) -> Query:
+        """The query of WeChat's GET URL verification carrying ``check.echostr``."""
+        token = check.account.token or ""
+        return {
+            "signature": sign(token, check.timestamp, check.nonce),
+            "timestamp": check.timestamp,
+            "nonce": check.nonce,
+            "echostr": check.echostr,
+        }
+
+
+class WeComEnvelopes(Envelopes):
+    """WeCom: messages to the CorpID with the ``AgentID``, always encrypted, and an
+    encrypted ``echostr``."""
+
+    def target(self, account: Account, original_id: str) -> str:
+        return account.app_id or original_id  # WeCom messages are addressed to the CorpID
+
+    def extra_fields(self, account: Account) -> dict[str, t.Any]:
+        return {} if account.agent_id is None else {"AgentID": account.agent_id}
+
+    def build_request(self, out: Outgoing) -> tuple[bytes, Query]:
+        if out.crypto is None:
+            raise ValueError("WeCom callbacks are always encrypted")
+        sealed = out.crypto.seal(out.body, out.timestamp, out.nonce)
+        envelope = {
+            "ToUserName": out.fields.get("ToUserName", out.account.app_id),
+            "Encrypt": sealed.encrypt,
+            "AgentID": out.fields.get("AgentID", out.account.agent_id),
+        }
+        query = {"msg_signature": sealed.msg_signature, "timestamp": out.timestamp}
+        query["nonce"] = out.nonce
+        return out.serialise(envelope), query
+
+    def build_verification(self, check: Verification) -> Query:
+        if check.crypto is None:
+            raise ValueError("WeCom callbacks are always encrypted")
+        # WeCom sends the echostr encrypted and expects the plaintext back.
+        encrypted = check.crypto.encrypt_raw(check.echostr)
+        token = check.account.token or ""
+        return {
+            "msg_signature": sign(token, check.timestamp, check.nonce, encrypted),
+            "timestamp": check.timestamp,
+            "nonce": check.nonce,
+            "echostr": encrypted,
+        }
+
+
+#: ``WECHAT_KIND`` → how WeChat sends its callbacks.
+ENVELOPES: dict[str, Envelopes] = {
+    "mp": Envelopes(),
+    "miniprogram": Envelopes(),
+    "work": WeComEnvelopes(),
+}
 
 
 class CallbackResult:
@@ -134,6 +247,8 @@ class WeChatTestClient:
                 self.account.token or "", self.account.encoding_aes_key, self.account.receive_id
             )
         self.platform: Platform = self.account.platform
+        #: how WeChat sends this account's callbacks.
+        self.envelopes = ENVELOPES[self.account.kind]
         self.mode = mode or ("safe" if self.crypto else "plain")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
@@ -144,7 +259,7 @@ class WeChatTestClient:
                 f"{self.platform.title} callbacks come in {' or '.join(self.platform.modes)} mode"
             )
         self.user = user
-        self.original_id = self.platform.target(self.account, original_id)
+        self.original_id = self.envelopes.target(self.account, original_id)
         self.client = client or app.test_client()
 
     # -- building messages -------------------------------------------------------
@@ -177,7 +292,7 @@ class WeChatTestClient:
         return message
 
     def _add_agent(self, message: Fields) -> None:
-        message.update(self.platform.extra_fields(self.account))
+        message.update(self.envelopes.extra_fields(self.account))
 
     # -- sending -------------------------------------------------------------------
 
@@ -217,7 +332,7 @@ class WeChatTestClient:
             format); for tests of bytes WeChat never writes itself.
         """
         ts = str(int(time.time()) if timestamp is None else timestamp)
-        return self.platform.build_request(
+        return self.envelopes.build_request(
             Outgoing(
                 message,
                 self._serialise(message) if body is None else body,
@@ -267,7 +382,7 @@ class WeChatTestClient:
         """Send WeChat's GET URL verification; the answer should be ``echostr``."""
         ts = str(int(time.time()) if timestamp is None else timestamp)
         check = Verification(echostr, self.account, self.crypto, ts, nonce or make_nonce(10))
-        query = self.platform.build_verification(check)
+        query = self.envelopes.build_verification(check)
         return self.client.get(self.url, query_string=query)
 
     @property

@@ -17,12 +17,27 @@ if t.TYPE_CHECKING:
 JSON = dict[str, t.Any]
 
 
+class Parameters(t.Protocol):
+    """What a domain object asks of the account's API profile
+    (:class:`~flask_wechat.api.profiles.APIProfile`)."""
+
+    def menu_params(self, account: Account) -> dict[str, t.Any]: ...
+
+    def authorize_params(self, account: Account) -> dict[str, t.Any]: ...
+
+
 class Caller(t.Protocol):
     """What a domain object needs of its account's client."""
 
     account: Account
     platform: Platform
+
+    @property
+    def profile(self) -> Parameters: ...
+
     base_url: str
+    #: fetch tokens from ``/cgi-bin/stable_token``.
+    stable_token: bool
 
     def get(
         self, path: str, params: t.Mapping[str, t.Any] | None = None, **kwargs: t.Any

@@ -22,6 +22,7 @@ from .menus import MenuAPI
 from .miniprogram import MiniProgramAPI
 from .oauth import OAuthAPI
 from .operations import OperationsAPI
+from .profiles import PROFILES, APIProfile
 from .qrcode import QRCodeAPI
 from .subscribe import SubscribeAPI
 from .tags import TagAPI
@@ -100,10 +101,13 @@ class Client:
         backoff: float = 0.2,
         stable_token: bool = False,
         on_token_refresh: t.Callable[[], None] | None = None,
+        profile: APIProfile | None = None,
     ) -> None:
         self.account = account
-        #: what this account's platform does differently (token, tickets, sends).
+        #: the account's kind of WeChat app.
         self.platform: Platform = account.platform
+        #: how this account uses the API (token, tickets, sends); by default its kind's.
+        self.profile: APIProfile = profile or PROFILES[account.kind]
         self.base_url = account.api_base_url
         self.session = session or requests.Session()
         self.timeout = timeout
@@ -168,7 +172,7 @@ class Client:
         if store is None:
 
             def fetch(force: bool) -> tuple[str, float]:
-                return self.platform.fetch_ticket(self, ticket_type)
+                return self.profile.fetch_ticket(self, ticket_type)
 
             store = self._tickets.setdefault(
                 ticket_type,
@@ -190,7 +194,7 @@ class Client:
                     f"account {account.name!r} needs its {self.platform.id_name} and "
                     f"{self.platform.secret_name} to call the WeChat API",
                 )
-        return self.platform.fetch_access_token(self, force)
+        return self.profile.fetch_access_token(self, force)
 
     def trade_code(self, path: str, name: str, code: str) -> JSON:
         """Trade a one-time login ``code`` (sent as ``name``) at ``path``, signed with

@@ -33,7 +33,7 @@ class MenuAPI(APIModule):
     def menu_params(self) -> dict[str, t.Any]:
         """Query parameters every menu call carries: the platform's (WeCom names the
         app whose menu it is, ``agentid``)."""
-        return self.client.platform.menu_params(self.client.account)
+        return self.client.profile.menu_params(self.client.account)
 
     def create(self, menu: MenuInput) -> JSON:
         """Replace the default menu (users see it within about 5 minutes)."""

@@ -39,7 +39,7 @@ class OAuthAPI(APIModule):
         host = AUTHORIZE_HOST if base == self.client.platform.api_base_url else base
         account = self.client.account
         query = self._consent_query(redirect_uri, scope, state)
-        for name, value in self.client.platform.authorize_params(account).items():
+        for name, value in self.client.profile.authorize_params(account).items():
             query += f"&{name}={quote(str(value), safe='')}"
         return f"{host}/connect/oauth2/authorize?{query}#wechat_redirect"
 

@@ -1,8 +1,8 @@
-"""The platforms, and the blueprint that mounts their callbacks.
+"""The callback of each platform, and the blueprint that mounts them.
 
-:data:`PLATFORMS` is the one table of ``WECHAT_KIND`` → platform descriptor
-(:class:`flask_wechat.platform.Platform`); each platform lives in its own module
-here, with its callback. Adding a platform is a new module and one line below.
+:data:`CALLBACKS` is the one table of ``WECHAT_KIND`` → callback class; each
+platform's callback lives in its own module here. (The platforms' data is
+:data:`flask_wechat.platform.PLATFORMS`, their API :mod:`flask_wechat.api.profiles`.)
 """
 
 from __future__ import annotations
@@ -12,18 +12,20 @@ import typing as t
 from flask import Blueprint, Response
 
 from ..edge import current_request
-from .miniprogram import MiniProgram
-from .mp import OfficialAccount
+from .miniprogram import MiniProgramCallback
+from .mp import OfficialAccountCallback
 from .relay import add_relay_routes
-from .work import WeCom
+from .work import WorkCallback
 
 if t.TYPE_CHECKING:
-    from ..platform import Platform
+    from ..callback import Callback
     from ..state import WeChatState
 
-#: ``WECHAT_KIND`` → what that kind of account does differently.
-PLATFORMS: dict[str, Platform] = {
-    platform.kind: platform for platform in (OfficialAccount(), MiniProgram(), WeCom())
+#: ``WECHAT_KIND`` → the class of its accounts' callback endpoints.
+CALLBACKS: dict[str, type[Callback]] = {
+    "mp": OfficialAccountCallback,
+    "miniprogram": MiniProgramCallback,
+    "work": WorkCallback,
 }
 
 
@@ -51,6 +53,7 @@ def make_blueprint(
     blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
     for account in state.accounts.values():
         if account.callback_url is not None:
+            state.callbacks[account.name] = CALLBACKS[account.kind](state, account)
             blueprint.add_url_rule(
                 account.callback_url,
                 endpoint=f"callback_{account.name}",

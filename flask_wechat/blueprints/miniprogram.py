@@ -16,14 +16,10 @@ from __future__ import annotations
 import typing as t
 
 from ..parsing import parse_json, parse_xml
-from ..platform import Platform
 from .mp import OfficialAccountCallback
 
 if t.TYPE_CHECKING:
-    from ..callback import Callback
-    from ..config import Account
     from ..parsing import Fields
-    from ..state import WeChatState
 
 
 class MiniProgramCallback(OfficialAccountCallback):
@@ -32,16 +28,3 @@ class MiniProgramCallback(OfficialAccountCallback):
     def parse(self, body: bytes) -> Fields:
         """JSON or XML, as the account is configured (``WECHAT_FORMAT``)."""
         return parse_json(body) if self.account.format == "json" else parse_xml(body)
-
-
-class MiniProgram(Platform):
-    """Mini Programs and Mini Games (``WECHAT_KIND = "miniprogram"``)."""
-
-    kind = "miniprogram"
-    title = "Mini Program (小程序/小游戏)"
-    formats = ("xml", "json")
-    passive_replies = False
-    openid_in_query = False
-
-    def callback(self, state: WeChatState, account: Account) -> Callback:
-        return MiniProgramCallback(state, account)

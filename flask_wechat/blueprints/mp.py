@@ -8,8 +8,6 @@
 * POST safe mode: as compatible, but the body is only ``ToUserName`` + ``Encrypt``.
 
 Encrypted requests get encrypted replies, plaintext requests plaintext ones.
-The Official Account is also the base :class:`~flask_wechat.platform.Platform`:
-its API (``api.weixin.qq.com``, ``/cgi-bin/token``, the customer-service API).
 """
 
 from __future__ import annotations
@@ -20,14 +18,11 @@ from ..callback import Callback, Inbound, digest
 from ..crypto import check_signature
 from ..errors import DecryptError
 from ..parsing import parse_xml
-from ..platform import Platform
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ..config import Account
     from ..parsing import Fields
-    from ..state import WeChatState
 
 
 class OfficialAccountCallback(Callback):
@@ -66,13 +61,3 @@ class OfficialAccountCallback(Callback):
     def parse(self, body: bytes) -> Fields:
         """Parse the body; XML for Official Accounts."""
         return parse_xml(body)
-
-
-class OfficialAccount(Platform):
-    """The Official Account platform (``WECHAT_KIND = "mp"``)."""
-
-    kind = "mp"
-    title = "Official Account (公众号)"
-
-    def callback(self, state: WeChatState, account: Account) -> Callback:
-        return OfficialAccountCallback(state, account)

@@ -21,17 +21,17 @@ from Crypto.Cipher import AES
 from flask import Flask
 
 from flask_wechat import Message, WeChat, signals
-from flask_wechat.blueprints import PLATFORMS
 from flask_wechat.config import Account
 from flask_wechat.crypto import MessageCrypto, sign
 from flask_wechat.parsing import parse_xml, to_xml
-from flask_wechat.platform import Outgoing
+from flask_wechat.platform import PLATFORMS
 from flask_wechat.sandbox import SANDBOX_CORP_ID, Sandbox
 from flask_wechat.tasks import InlineRunner
 from flask_wechat.testing import (
     DEFAULT_ORIGINAL_ID,
     DEFAULT_USER,
     CallbackResult,
+    Outgoing,
     Recorder,
     WeChatTestClient,
 )
@@ -140,7 +140,7 @@ class Platform:
         ``plaintext`` encrypted for ``receive_id`` (by default the account's own ID)."""
         own = self.account.app_id or ""
         crypto = MessageCrypto(TOKEN, AES_KEY, own if receive_id is None else receive_id)
-        return self.account.platform.build_request(
+        return self.client.envelopes.build_request(
             Outgoing(
                 self.client.message("text", Content="hi"),
                 plaintext,

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from flask_wechat.crypto import MessageCrypto, sign
-from flask_wechat.platform import Verification
+from flask_wechat.testing import Verification
 
 from .conftest import AES_KEY, ENCRYPTED_ECHOSTR, TOKEN, Platform
 
@@ -23,7 +23,7 @@ def verification_query(
     """The query WeChat sends to verify the URL, as built for the platform."""
     ts = int(time.time()) if timestamp is None else timestamp
     return dict(
-        platform.account.platform.build_verification(
+        platform.client.envelopes.build_verification(
             Verification(
                 echostr, platform.account, crypto or platform.client.crypto, str(ts), "verify-nonce"
             )
