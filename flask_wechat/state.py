@@ -14,6 +14,7 @@ import weakref
 
 from . import signals
 from .api import Client
+from .component import BoundedCache
 from .dedup import Deduplicator
 
 if t.TYPE_CHECKING:
@@ -22,6 +23,7 @@ if t.TYPE_CHECKING:
     from flask import Flask
 
     from .callback import Callback
+    from .component import Component
     from .config import Account, AppSettings
     from .dispatch import Registry
     from .relay import Relay
@@ -45,6 +47,8 @@ class WeChatState:
         handler_pool: concurrent.futures.ThreadPoolExecutor | None = None,
         relay: Relay | None = None,
         blueprint_name: str = "wechat",
+        component: Component | None = None,
+        authorizer_callback: t.Callable[[WeChatState, Account], Callback] | None = None,
     ) -> None:
         #: the configured accounts, by name.
         self.accounts = accounts
@@ -82,6 +86,17 @@ class WeChatState:
             for name, account in accounts.items()
             if account.callback_url is not None
         }
+        #: the third-party platform (``WECHAT_COMPONENT``), whose authorizers are
+        #: accounts too, looked up at runtime; ``None`` without one.
+        self.component = component
+        # Authorizers' callbacks, built on first use (at most as many as the
+        # component keeps accounts of).
+        self._authorizer_callback = authorizer_callback
+        self._authorizer_callbacks: BoundedCache[str, Callback] = BoundedCache(
+            component.cache_size if component is not None else 1
+        )
+        if component is not None:
+            component.on_forget.append(self._authorizer_callbacks.pop)
 
     def account(self, name: str | None = None) -> Account:
         """The account called ``name``; with ``None``, the only or ``"default"`` one."""
@@ -90,18 +105,43 @@ class WeChatState:
                 return self.accounts["default"]
             if len(self.accounts) == 1:
                 return next(iter(self.accounts.values()))
+            if not self.accounts:
+                raise LookupError(
+                    "this site has no WeChat account of its own; name an authorizer's AppID"
+                )
             raise LookupError(
                 "several WeChat accounts are configured; name one: "
                 + ", ".join(sorted(self.accounts))
             )
-        try:
-            return self.accounts[name]
-        except KeyError:
-            raise LookupError(f"no WeChat account named {name!r}") from None
+        found = self.accounts.get(name)
+        if found is not None:
+            return found
+        if self.component is not None:
+            authorizer = self.component.account(name)
+            if authorizer is not None:
+                return authorizer
+        raise LookupError(f"no WeChat account named {name!r}")
 
     def client(self, name: str | None = None) -> Client:
-        """The API client of account ``name``."""
-        return self.clients[self.account(name).name]
+        """The API client of account ``name`` (an authorizer's AppID, too)."""
+        account = self.account(name)
+        client = self.clients.get(account.name)
+        if client is None and self.component is not None:
+            return self.component.client(account.name)
+        return self.clients[account.name]
+
+    def authorizer_callback(self, app_id: str) -> Callback:
+        """The callback endpoint of authorizer ``app_id``, built on first use.
+
+        :raises LookupError: ``app_id`` has not authorized the platform.
+        """
+        callback = self._authorizer_callbacks.get(app_id)
+        if callback is not None:
+            return callback
+        account = self.component.account(app_id) if self.component is not None else None
+        if account is None or self._authorizer_callback is None:
+            raise LookupError(f"{app_id!r} has not authorized this third-party platform")
+        return self._authorizer_callbacks.put(app_id, self._authorizer_callback(self, account))
 
 
 def _refreshed(ref: weakref.ref[Flask], account: str) -> t.Callable[[], None]:

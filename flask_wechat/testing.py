@@ -272,13 +272,17 @@ class WeChatTestClient:
 
     @property
     def url(self) -> str:
-        """The account's callback URL as mounted (with ``WeChat(url_prefix=...)``)."""
+        """The account's callback URL as mounted (with ``WeChat(url_prefix=...)``);
+        an authorizer's is the third-party platform's ``callback_url``."""
         state = self.app.extensions["wechat"]
         endpoint = f"{state.blueprint_name}.callback_{self.account.name}"
+        if self.account.name not in state.accounts:  # a third-party platform's authorizer
+            endpoint = f"{state.blueprint_name}.component_callback"
         try:
-            return next(iter(self.app.url_map.iter_rules(endpoint))).rule
+            rule = next(iter(self.app.url_map.iter_rules(endpoint))).rule
         except (KeyError, StopIteration):
             return self.account.callback_url or ""
+        return rule.replace("<app_id>", self.account.name)
 
     # -- reading the answer --------------------------------------------------------
 

@@ -12,6 +12,12 @@ import typing as t
 from flask import Blueprint, Response
 
 from ..edge import current_request
+from .component import (
+    AUTHORIZER_CHANGED,
+    add_component_routes,
+    authorizer_callback,
+    authorizer_changed_task,
+)
 from .miniprogram import MiniProgram
 from .mp import OfficialAccount
 from .relay import add_relay_routes
@@ -25,6 +31,15 @@ if t.TYPE_CHECKING:
 PLATFORMS: dict[str, Platform] = {
     platform.kind: platform for platform in (OfficialAccount(), MiniProgram(), WeCom())
 }
+
+
+__all__ = [
+    "AUTHORIZER_CHANGED",
+    "PLATFORMS",
+    "authorizer_callback",
+    "authorizer_changed_task",
+    "make_blueprint",
+]
 
 
 def _view(state: WeChatState, account_name: str) -> t.Callable[[], Response]:
@@ -60,4 +75,5 @@ def make_blueprint(
             )
         if account.relay_url:
             add_relay_routes(blueprint, account)
+    add_component_routes(blueprint, state)
     return blueprint
