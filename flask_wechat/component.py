@@ -51,6 +51,9 @@ logger = logging.getLogger("flask_wechat")
 #: is not the current one (lost, or rotated by another refresh).
 INVALID_REFRESH_TOKEN = 61023
 
+#: errcode 61003: "component is not authorized by this account".
+NOT_AUTHORIZED = 61003
+
 #: The AppIDs WeChat's 全网发布 (release) checks write from: its test Official
 #: Account and its test Mini Program. The built-in responder answers only them.
 RELEASE_TEST_APP_IDS = frozenset({"wx570bc396a51b8ff8", "wxd101a85aa106f53e"})
@@ -470,9 +473,11 @@ class Component:
         try:
             data = self._authorizer_token(app_id, str(record["refresh_token"]))
         except APIError as exc:
-            if exc.errcode != INVALID_REFRESH_TOKEN:
+            if exc.errcode not in (INVALID_REFRESH_TOKEN, NOT_AUTHORIZED):
                 raise
-            logger.warning("the refresh token of %s is no longer valid; recovering it", app_id)
+            logger.warning(
+                "the refresh token of %s is refused (%d); recovering it", app_id, exc.errcode
+            )
             record = self._recover(app_id, record)
             data = self._authorizer_token(app_id, str(record["refresh_token"]))
         rotated = str(data.get("authorizer_refresh_token") or record["refresh_token"])
