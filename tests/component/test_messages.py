@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import typing as t
 
 from flask_wechat import TextReply, signals
 from flask_wechat.crypto import MessageCrypto
@@ -157,8 +158,7 @@ def test_jssdk_config_for_an_authorizer(site: Site, sandbox: Sandbox) -> None:
     with site.app.test_request_context("/page"):
         config = site.wechat.jssdk_config("https://site.example/page", ["scanQRCode"], AUTHORIZER)
         assert config["appId"] == AUTHORIZER
-        script = site.app.jinja_env.globals["wechat_jssdk_config"](
-            ["scanQRCode"], account=AUTHORIZER
-        )
+        helper = t.cast(t.Callable[..., str], site.app.jinja_env.globals["wechat_jssdk_config"])
+        script = helper(["scanQRCode"], account=AUTHORIZER)
     assert sandbox.ticket_for(AUTHORIZER) is not None
     assert AUTHORIZER in str(script)
