@@ -1,0 +1,79 @@
+"""The platform on a real Redis: restarts, and several processes at once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue as queues
+
+import pytest
+
+from flask_wechat.sandbox import Sandbox
+
+from . import component_worker
+from .conftest import COMPONENT_APP_ID, Site, connect, make_site
+
+WORKERS = 4
+AUTHORIZERS = ["wx00000000000000a1", "wx00000000000000a2", "wx00000000000000a3"]
+
+
+def _site(sandbox: Sandbox, redis_url: str) -> Site:
+    return make_site(sandbox, WECHAT_REDIS_URL=redis_url)
+
+
+@pytest.mark.redis
+def test_ticket_and_refresh_tokens_survive_a_restart(redis_db: str, sandbox: Sandbox) -> None:
+    before = _site(sandbox, redis_db)
+    connect(before, AUTHORIZERS[0])
+    with before.app.app_context():
+        assert before.wechat.component is not None
+        token = before.wechat.component.access_token
+    # a new process: nothing in memory, the same Redis
+    after = _site(sandbox, redis_db)
+    with after.app.app_context():
+        component = after.wechat.component
+        assert component is not None
+        assert component.access_token == token  # shared, not fetched again
+        assert list(component.authorizers()) == [AUTHORIZERS[0]]
+        assert after.wechat.client(AUTHORIZERS[0]).access_token
+    assert after.component.component_token_requests == 1
+    # the ticket itself survived: a fresh component_access_token needs no new push
+    after.component.expire_tokens()
+    with after.app.app_context():
+        assert after.wechat.component is not None
+        assert after.wechat.component.pre_auth_code()
+    assert after.component.component_token_requests == 2
+
+
+@pytest.mark.redis
+def test_processes_refresh_each_authorizer_token_once(redis_db: str, sandbox: Sandbox) -> None:
+    site = _site(sandbox, redis_db)
+    for app_id in AUTHORIZERS:
+        connect(site, app_id)
+    config = site.app.config["WECHAT_COMPONENT"]
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(WORKERS)
+    results: multiprocessing.Queue[component_worker.Report] = ctx.Queue()
+    workers = [
+        ctx.Process(
+            target=component_worker.read_tokens,
+            args=(i, redis_db, dict(config), sandbox.url, AUTHORIZERS, start, results),
+        )
+        for i in range(WORKERS)
+    ]
+    for worker in workers:
+        worker.start()
+    reports = []
+    try:
+        for _ in range(WORKERS * len(AUTHORIZERS)):
+            reports.append(results.get(timeout=90))
+    except queues.Empty:
+        pytest.fail(f"workers did not report: {reports}")
+    finally:
+        for worker in workers:
+            worker.join(30)
+    assert [r for r in reports if r[2] != "ok"] == []
+    for app_id in AUTHORIZERS:
+        tokens = {r[3] for r in reports if r[1] == app_id}
+        assert len(tokens) == 1, app_id  # everyone got the same token
+    assert site.component.authorizer_token_requests == dict.fromkeys(AUTHORIZERS, 1)
+    assert site.component.app_id == COMPONENT_APP_ID
