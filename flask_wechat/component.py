@@ -528,13 +528,13 @@ class Component:
         return self._accounts.put(app_id, self.build_account(app_id, str(record.get("kind"))))
 
     def build_account(self, app_id: str, kind: str = "mp") -> AuthorizerAccount:
-        """The account of authorizer ``app_id``."""
-        if kind not in self.platforms:
-            kind = "mp"
+        """The account of authorizer ``app_id`` (an Official Account unless its
+        record says it is another kind the site knows)."""
+        platform = self.platforms.get(kind) or self.platforms["mp"]
         return AuthorizerAccount(
             name=app_id,
-            platform=self.platforms[kind],
-            kind=kind,
+            platform=platform,
+            kind=platform.kind,
             token=self.settings.token,
             app_id=app_id,
             encoding_aes_key=self.settings.encoding_aes_key,

@@ -162,3 +162,16 @@ def test_jssdk_config_for_an_authorizer(site: Site, sandbox: Sandbox) -> None:
         script = helper(["scanQRCode"], account=AUTHORIZER)
     assert sandbox.ticket_for(AUTHORIZER) is not None
     assert AUTHORIZER in str(script)
+
+
+def test_a_mini_program_authorizer_answers_through_the_api(site: Site, sandbox: Sandbox) -> None:
+    mini = "wx00000000000000b1"
+    connect(site, mini, kind="miniprogram")
+    sandbox.user_wrote(DEFAULT_USER, app_id=mini)
+    site.wechat.on("text")(lambda message: "from the mini program")
+    with site.app.app_context():
+        assert site.wechat.account(mini).kind == "miniprogram"
+    result = WeChatTestClient(site.app, mini).text("hi")
+    assert result.is_success  # Mini Programs have no passive replies
+    sent = [entry for entry in sandbox.sent if entry.get("app_id") == mini]
+    assert sent[-1]["text"] == {"content": "from the mini program"}

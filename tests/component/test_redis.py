@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import queue as queues
 
 import pytest
 
+from flask_wechat import TextReply
+from flask_wechat.handling import SEND_REPLY
 from flask_wechat.sandbox import Sandbox
+from flask_wechat.tasks import Task, perform
 
 from . import component_worker
 from .conftest import COMPONENT_APP_ID, Site, connect, make_site
@@ -77,3 +81,22 @@ def test_processes_refresh_each_authorizer_token_once(redis_db: str, sandbox: Sa
         assert len(tokens) == 1, app_id  # everyone got the same token
     assert site.component.authorizer_token_requests == dict.fromkeys(AUTHORIZERS, 1)
     assert site.component.app_id == COMPONENT_APP_ID
+
+
+@pytest.mark.redis
+def test_a_worker_app_performs_tasks_for_authorizers(redis_db: str, sandbox: Sandbox) -> None:
+    web = _site(sandbox, redis_db)
+    connect(web, AUTHORIZERS[0])
+    sandbox.user_wrote("oWorkerUser", app_id=AUTHORIZERS[0])
+    task = Task(
+        SEND_REPLY,
+        AUTHORIZERS[0],
+        {"to_user": "oWorkerUser", "reply": TextReply(content="late").to_data(), "message": {}},
+    )
+    data = json.loads(json.dumps(task.to_data()))  # what a queue carries: JSON
+    worker = component_worker.build_site(
+        redis_db, dict(web.app.config["WECHAT_COMPONENT"]), sandbox.url
+    )
+    perform(worker, Task.from_data(data))
+    assert sandbox.sent[-1]["app_id"] == AUTHORIZERS[0]
+    assert sandbox.sent[-1]["text"] == {"content": "late"}
