@@ -22,6 +22,7 @@ WeChat for them:
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -79,11 +80,14 @@ class BoundedCache(t.Generic[K, V]):
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
+        # Without the lock: OrderedDict's get and move_to_end are each atomic
+        # (C code under the GIL); an entry evicted in between is simply missed.
+        entries = self._entries
+        value = entries.get(key)
+        if value is not None:
+            with contextlib.suppress(KeyError):
+                entries.move_to_end(key)
+        return value
 
     def put(self, key: K, value: V) -> V:
         """Keep ``value`` (or the one another thread put first); returns the kept one."""
@@ -251,7 +255,8 @@ class Component:
         self.cache_size = cache_size
         #: called with an AppID whose cached objects must go (state's callbacks).
         self.on_forget: list[t.Callable[[str], None]] = []
-        self._accounts: BoundedCache[str, AuthorizerAccount] = BoundedCache(cache_size)
+        #: this process's authorizer accounts, built on first use (an LRU).
+        self.cache: BoundedCache[str, AuthorizerAccount] = BoundedCache(cache_size)
         self._clients: BoundedCache[str, AuthorizerClient] = BoundedCache(client_cache_size)
         # one HTTP session (and connection pool) for every authorizer's client
         self._session = self.http.session
@@ -426,7 +431,7 @@ class Component:
 
     def forget(self, app_id: str) -> None:
         """Drop this process's cached objects of ``app_id``."""
-        self._accounts.pop(app_id)
+        self.cache.pop(app_id)
         self._clients.pop(app_id)
         for forget in self.on_forget:
             forget(app_id)
@@ -517,7 +522,7 @@ class Component:
     def account(self, app_id: str) -> AuthorizerAccount | None:
         """``app_id`` as an account when it has authorized the platform (or is one
         of WeChat's release-test accounts, with ``release_test``), else ``None``."""
-        account = self._accounts.get(app_id)
+        account = self.cache.get(app_id)
         if account is not None:
             return account
         record = self.authorizer_store.get(app_id)
@@ -525,7 +530,7 @@ class Component:
             if not (self.settings.release_test and app_id in RELEASE_TEST_APP_IDS):
                 return None
             record = {}
-        return self._accounts.put(app_id, self.build_account(app_id, str(record.get("kind"))))
+        return self.cache.put(app_id, self.build_account(app_id, str(record.get("kind"))))
 
     def build_account(self, app_id: str, kind: str = "mp") -> AuthorizerAccount:
         """The account of authorizer ``app_id`` (an Official Account unless its
