@@ -9,6 +9,7 @@ nothing itself: handling is :mod:`flask_wechat.handling`, callbacks are
 
 from __future__ import annotations
 
+import logging
 import typing as t
 import weakref
 
@@ -16,6 +17,8 @@ from . import signals
 from .api import Client
 from .component import BoundedCache
 from .dedup import Deduplicator
+
+logger = logging.getLogger("flask_wechat")
 
 if t.TYPE_CHECKING:
     import concurrent.futures
@@ -116,11 +119,30 @@ class WeChatState:
         found = self.accounts.get(name)
         if found is not None:
             return found
-        if self.component is not None:
-            authorizer = self.component.account(name)
-            if authorizer is not None:
-                return authorizer
+        authorizer = self._authorizer(name)
+        if authorizer is not None:
+            return authorizer
         raise LookupError(f"no WeChat account named {name!r}")
+
+    def _authorizer(self, app_id: str) -> Account | None:
+        """Authorizer ``app_id`` as an account, or ``None``; with the authorizer
+        store down, an account built for this call alone (messages keep being
+        served: only WeChat can sign them)."""
+        component = self.component
+        if component is None:
+            return None
+        try:
+            return component.account(app_id)
+        except Exception as exc:
+            logger.warning(
+                "the authorizer store did not answer (%s); serving %r unchecked",
+                type(exc).__name__,
+                app_id[:32],
+            )
+            return component.build_account(app_id)
+
+    def _cached_authorizer(self, app_id: str) -> Account | None:
+        return None if self.component is None else self.component.cache.get(app_id)
 
     def client(self, name: str | None = None) -> Client:
         """The API client of account ``name`` (an authorizer's AppID, too)."""
@@ -138,9 +160,13 @@ class WeChatState:
         callback = self._authorizer_callbacks.get(app_id)
         if callback is not None:
             return callback
-        account = self.component.account(app_id) if self.component is not None else None
-        if account is None or self._authorizer_callback is None:
+        if self._authorizer_callback is None:
+            raise LookupError("this app has no third-party platform")
+        account = self._authorizer(app_id)
+        if account is None:
             raise LookupError(f"{app_id!r} has not authorized this third-party platform")
+        if account is not self._cached_authorizer(app_id):  # built for this request alone
+            return self._authorizer_callback(self, account)
         return self._authorizer_callbacks.put(app_id, self._authorizer_callback(self, account))
 
 

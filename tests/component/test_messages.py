@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import typing as t
 
-from flask_wechat import TextReply, signals
+from flask_wechat import TextReply, WeChat, signals
 from flask_wechat.crypto import MessageCrypto
 from flask_wechat.messages import Message
 from flask_wechat.sandbox import Sandbox
@@ -175,3 +175,30 @@ def test_a_mini_program_authorizer_answers_through_the_api(site: Site, sandbox: 
     assert result.is_success  # Mini Programs have no passive replies
     sent = [entry for entry in sandbox.sent if entry.get("app_id") == mini]
     assert sent[-1]["text"] == {"content": "from the mini program"}
+
+
+class BrokenStore:
+    """An authorizer store whose database is down."""
+
+    def get(self, app_id: str) -> dict[str, t.Any] | None:
+        raise ConnectionError("database down")
+
+    def set(self, app_id: str, data: dict[str, t.Any]) -> None:
+        raise ConnectionError("database down")
+
+    def delete(self, app_id: str) -> None:
+        raise ConnectionError("database down")
+
+    def __iter__(self) -> t.Iterator[str]:
+        raise ConnectionError("database down")
+
+
+def test_messages_are_served_with_the_authorizer_store_down(sandbox: Sandbox) -> None:
+    site = make_site(sandbox, wechat=WeChat(authorizer_store=BrokenStore()))
+    site.wechat.on("text")(lambda message: f"{message.account} still here")
+    result = WeChatTestClient(site.app, AUTHORIZER).text("hi")
+    assert result.status_code == 200
+    assert result.content == f"{AUTHORIZER} still here"
+    # and a forged request is still refused: the signature does not depend on the store
+    response = site.app.test_client().post(f"/wechat/component/{AUTHORIZER}", data=b"<xml/>")
+    assert 400 <= response.status_code < 500

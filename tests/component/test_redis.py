@@ -54,6 +54,8 @@ def test_processes_refresh_each_authorizer_token_once(redis_db: str, sandbox: Sa
     for app_id in AUTHORIZERS:
         connect(site, app_id)
     config = site.app.config["WECHAT_COMPONENT"]
+    # WeChat retired the cached component_access_token: every worker meets 42001
+    site.component.expire_tokens()
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(WORKERS)
     results: multiprocessing.Queue[component_worker.Report] = ctx.Queue()
@@ -80,6 +82,7 @@ def test_processes_refresh_each_authorizer_token_once(redis_db: str, sandbox: Sa
         tokens = {r[3] for r in reports if r[1] == app_id}
         assert len(tokens) == 1, app_id  # everyone got the same token
     assert site.component.authorizer_token_requests == dict.fromkeys(AUTHORIZERS, 1)
+    assert site.component.component_token_requests == 2  # the first, and one refresh
     assert site.component.app_id == COMPONENT_APP_ID
 
 
