@@ -11,6 +11,10 @@ through Flask's test client; and hands back the answer decrypted and parsed::
         result = wechat.text("hello")
         assert result.reply["Content"] == "hello"
 
+For a third-party platform's authorizer, name its AppID:
+``WeChatTestClient(app, "wx0123456789abcdef")`` posts to the platform's
+``callback_url``, encrypted with the platform's Token, key and AppID.
+
 The pytest plugin shipped with flask_wechat offers it as the ``wechat_client``
 fixture (it uses your ``app`` fixture), and a fake WeChat API as the ``sandbox``
 fixture.
