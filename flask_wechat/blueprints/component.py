@@ -226,8 +226,10 @@ def _answer_with_api(app: Flask, component: Component, app_id: str, user: str, c
 
 
 def authorizer_callback(state: WeChatState, account: Account) -> Callback:
-    """The callback of one authorizer (what the state builds on first use)."""
-    return ComponentMessageCallback(state, account)
+    """The callback of one authorizer (what the state builds on first use), on
+    the platform's one crypto."""
+    crypto = state.component.crypto if state.component is not None else None
+    return ComponentMessageCallback(state, account, crypto)
 
 
 def add_component_routes(blueprint: Blueprint, state: WeChatState) -> None:
