@@ -36,7 +36,7 @@ from .api import Client
 from .api.tokens import CredentialStore
 from .config import Account
 from .crypto import MessageCrypto
-from .errors import TOKEN_ERRCODES, APIError, NotAuthorized, TokenUnavailable
+from .errors import TOKEN_ERRCODES, APIError, ConfigError, NotAuthorized, TokenUnavailable
 
 if t.TYPE_CHECKING:
     import requests
@@ -195,9 +195,13 @@ class AuthorizerClient(Client):
         return self.component.fetch_authorizer_token(self.account.app_id or "")
 
     def app_credentials(self) -> dict[str, t.Any]:
-        raise NotImplementedError(
-            "an authorizer has no AppSecret here: sign-in codes of authorizers are "
-            "traded through the third-party platform"
+        # The site holds no AppSecret of an authorizer; codes of its web sign-in
+        # and wx.login are traded through the platform, which is not offered here.
+        raise ConfigError(
+            "WECHAT_COMPONENT",
+            f"{self.account.app_id} is an authorizer: its sign-in codes are not traded "
+            "with an AppSecret (web OAuth and wx.login on behalf of authorizers are "
+            "not supported)",
         )
 
 
