@@ -246,6 +246,8 @@ def add_component_routes(blueprint: Blueprint, state: WeChatState) -> None:
 
     def component_callback(app_id: str) -> Response:
         try:
+            if len(app_id) > _LONGEST_APP_ID:  # not worth a look in the store
+                raise LookupError(app_id[:_LONGEST_APP_ID])
             endpoint = state.authorizer_callback(app_id)
         except LookupError:
             app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]

@@ -81,6 +81,9 @@ def test_an_unknown_app_id_is_a_clean_404(site: Site) -> None:
         response = site.app.test_client().post("/wechat/component/wxnotauthorized0000", data=b"x")
     assert response.status_code == 404
     assert rejected.calls[0]["reason"] == "unknown account"
+    long = site.app.test_client().post("/wechat/component/wx" + "0" * 5000, data=b"x")
+    assert long.status_code == 404
+    assert len(rejected.calls[-1]["account"]) <= 32
 
 
 def test_plaintext_is_refused(site: Site) -> None:
