@@ -5,7 +5,9 @@
   ``WECHAT_APP_SECRET``, ``WECHAT_ENCODING_AES_KEY``, ``WECHAT_REDIS_URL`` (the
   shared store of several processes), ``SECRET_KEY``;
 * the bot — the ``WeChat`` object and its handlers — is :mod:`example_app.bot`;
-* the site's own pages (``/menu``, ``/me``) are plain views.
+* the site's own pages (``/menu``, ``/me``) are plain views; ``/connect``
+  (:mod:`example_app.connect`) lets accounts authorize the site's third-party
+  platform (开放平台) when one is configured (``WECHAT_COMPONENT_*``).
 
 Without ``WECHAT_APP_SECRET`` in the environment (``make run`` on a laptop) it
 runs in development mode: built-in demo credentials, the WeChat API played by an
@@ -29,6 +31,7 @@ from flask_wechat.oauth import current_wechat_user, wechat_login_required
 from flask_wechat.sandbox import Sandbox
 
 from .bot import MENU, MENU_GOOD, wechat
+from .connect import connect
 
 __all__ = ["MENU", "MENU_GOOD", "create_app", "wechat"]
 
@@ -41,6 +44,9 @@ ENVIRONMENT_KEYS = (
     "WECHAT_REDIS_URL",
     "SECRET_KEY",
 )
+
+#: The third-party platform, when the site has one: ``WECHAT_COMPONENT_<KEY>``.
+COMPONENT_KEYS = ("app_id", "app_secret", "token", "encoding_aes_key")
 
 #: Development only: credentials of nobody, for the sandbox and the playground.
 DEMO_CONFIG = {
@@ -60,6 +66,9 @@ def create_app(
     app = Flask(__name__)
     app.config["WECHAT_OAUTH_URL"] = "/wechat/oauth"  # the sign-in behind /me
     app.config.update({key: os.environ[key] for key in ENVIRONMENT_KEYS if os.environ.get(key)})
+    component = {k: os.environ.get(f"WECHAT_COMPONENT_{k.upper()}") for k in COMPONENT_KEYS}
+    if all(component.values()):
+        app.config["WECHAT_COMPONENT"] = component
     development = not os.environ.get("WECHAT_APP_SECRET")
     if development:
         for key, value in DEMO_CONFIG.items():
@@ -68,6 +77,7 @@ def create_app(
             sandbox = Sandbox().start()
             atexit.register(sandbox.stop)
         app.config.update(sandbox.flask_config("mp"))
+        app.config.update(sandbox.register_component().flask_config())
         app.extensions["example_sandbox"] = sandbox
         # Sessions carry the signed-in WeChat user: production sets SECRET_KEY.
         app.config["SECRET_KEY"] = app.config.get("SECRET_KEY") or secrets.token_hex(16)
@@ -76,6 +86,7 @@ def create_app(
         raise RuntimeError("set SECRET_KEY: sessions carry the signed-in WeChat user")
     wechat.init_app(app)
     register_views(app)
+    app.register_blueprint(connect)
     if development:
         from .playground import init_playground  # noqa: PLC0415 - development only
 
@@ -86,6 +97,12 @@ def create_app(
         def index() -> str:
             return render_template("index.html", playground=False, log=[])
 
+    if development and sandbox is not None:
+        # what WeChat does every 10 minutes: the platform gets its ticket
+        fake = sandbox.register_component()
+        fake.push_ticket(
+            app.test_client(), app.config["WECHAT_COMPONENT"].get("auth_url", "/wechat/component")
+        )
     return app
 
 

@@ -74,14 +74,17 @@ def digest(data: bytes) -> str:
 class Callback:
     """One account's callback endpoint; platforms override the hooks below."""
 
-    def __init__(self, state: WeChatState, account: Account) -> None:
+    def __init__(
+        self, state: WeChatState, account: Account, crypto: MessageCrypto | None = None
+    ) -> None:
         self.state = state
         self.account = account
-        self.crypto: MessageCrypto | None = None
+        # ``crypto``: one shared by many callbacks (a third-party platform's authorizers)
+        self.crypto: MessageCrypto | None = crypto
         # what every delivery needs, worked out once
         self._dedup_prefix = state.dedup.key(account.name, "")
         self._follows_up = type(self).follow_ups is not Callback.follow_ups
-        if account.encoding_aes_key and account.token:
+        if crypto is None and account.encoding_aes_key and account.token:
             self.crypto = MessageCrypto(account.token, account.encoding_aes_key, account.receive_id)
 
     # -- platform hooks -------------------------------------------------------

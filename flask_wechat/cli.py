@@ -10,6 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .component_cli import component_cli
 from .errors import WeChatError
 from .simulate import build_fields, print_outcome, simulate
 
@@ -20,6 +21,8 @@ if t.TYPE_CHECKING:
     from .state import WeChatState
 
 wechat_cli = AppGroup("wechat", help="WeChat accounts, callbacks and the WeChat API.")
+
+wechat_cli.add_command(component_cli)
 
 account_option = click.option(
     "--account", "-a", default=None, help="The account name (default: the default account)."

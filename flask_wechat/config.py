@@ -83,6 +83,14 @@ def _anything(value: t.Any, key: str) -> t.Any:
     return value
 
 
+def _component(value: t.Any, key: str) -> ComponentSettings | None:
+    if value is None:
+        return None
+    if not isinstance(value, t.Mapping):
+        raise ConfigError(key, "must be a dict of the third-party platform's settings")
+    return load_component(value)
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
     """One ``WECHAT_*`` key."""
@@ -152,6 +160,9 @@ SETTINGS: tuple[Setting, ...] = (
             "`None` for none", _url_path, scope="app"),
     Setting("oauth_scope", "snsapi_base", "the default OAuth scope: `snsapi_base` or "
             "`snsapi_userinfo`", _text, scope="app"),
+    Setting("component", None, "a third-party platform (开放平台): `app_id`, `app_secret`, "
+            "`token`, `encoding_aes_key`, and optionally `auth_url`, `callback_url`, "
+            "`release_test` (see docs/component.rst)", _component, scope="app"),
 )  # fmt: skip
 
 #: ``WECHAT_*`` key → default, as ``init_app`` sets them with ``setdefault``.
@@ -201,6 +212,59 @@ class AppSettings:
     stable_token: bool = False
     oauth_url: str | None = None
     oauth_scope: str = "snsapi_base"
+    component: ComponentSettings | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentSettings:
+    """``WECHAT_COMPONENT``: the site's third-party platform (开放平台)."""
+
+    app_id: str
+    app_secret: str = dataclasses.field(repr=False)
+    token: str = dataclasses.field(repr=False)
+    encoding_aes_key: str = dataclasses.field(repr=False)
+    #: 授权事件接收URL: the ``component_verify_ticket`` and authorization events.
+    auth_url: str = "/wechat/component"
+    #: 消息与事件接收URL, a Flask rule with ``<app_id>`` (WeChat's ``$APPID$``).
+    callback_url: str = "/wechat/component/<app_id>"
+    #: answer WeChat's 全网发布 (release) checks without the site's code.
+    release_test: bool = True
+
+
+_COMPONENT_KEYS = (
+    "app_id", "app_secret", "token", "encoding_aes_key", "auth_url", "callback_url",
+    "release_test",
+)  # fmt: skip
+
+
+def load_component(settings: t.Mapping[str, t.Any]) -> ComponentSettings:
+    """Check ``WECHAT_COMPONENT`` into :class:`ComponentSettings`."""
+
+    def key(name: str) -> str:
+        return f"WECHAT_COMPONENT[{name!r}]"
+
+    for unknown in sorted(set(settings) - set(_COMPONENT_KEYS)):
+        raise ConfigError(
+            key(unknown),
+            "is not a third-party platform setting" + _suggest(unknown, _COMPONENT_KEYS),
+        )
+    values: dict[str, t.Any] = {}
+    for name in ("app_id", "app_secret", "token", "encoding_aes_key"):
+        parse = _aes_key if name == "encoding_aes_key" else _text
+        value = parse(settings.get(name), key(name))
+        if value is None:
+            raise ConfigError(key(name), "is required for a third-party platform")
+        values[name] = value
+    auth_url = _url_path(settings.get("auth_url", "/wechat/component"), key("auth_url"))
+    callback_url = _url_path(
+        settings.get("callback_url", "/wechat/component/<app_id>"), key("callback_url")
+    )
+    if auth_url is None:
+        raise ConfigError(key("auth_url"), "is required: WeChat pushes the ticket there")
+    if callback_url is None or "<app_id>" not in callback_url:
+        raise ConfigError(key("callback_url"), "must hold '<app_id>' (WeChat's $APPID$)")
+    values["release_test"] = _flag(settings.get("release_test", True), key("release_test"))
+    return ComponentSettings(auth_url=auth_url, callback_url=callback_url, **values)
 
 
 def _key_name(account: str, name: str) -> str:
@@ -262,6 +326,21 @@ def build_account(
     return Account(name=name, platform=platform, **values)
 
 
+def shared_settings(config: Config) -> dict[str, t.Any]:
+    """The account settings given as flat keys that apply to every account
+    (``WECHAT_API_BASE_URL``, ``WECHAT_REPLAY_WINDOW``…), checked: what accounts
+    made at runtime (the third-party platform's authorizers) get."""
+    values = {}
+    for name, spec in _ACCOUNT.items():
+        if spec.shared:
+            value = spec.parse(config.get(spec.key, spec.default), spec.key)
+            if value is not None and value != ():
+                values[name] = value
+    if values.get("api_base_url"):
+        values["api_base_url"] = str(values["api_base_url"]).rstrip("/")
+    return values
+
+
 def check_keys(config: Config) -> None:
     """Refuse ``WECHAT_*`` keys that look like a misspelt setting (``WECHAT_APPID``)."""
     for key in config:
@@ -284,7 +363,11 @@ def load_app_settings(config: Config) -> AppSettings:
 
 
 def load_accounts(config: Config, platforms: t.Mapping[str, Platform]) -> dict[str, Account]:
-    """Read every account from an app's config; raise :class:`ConfigError` on mistakes."""
+    """Read every account from an app's config; raise :class:`ConfigError` on mistakes.
+
+    A site with a third-party platform (``WECHAT_COMPONENT``) and no flat account
+    keys has no account of its own: its accounts are the authorizers.
+    """
     check_keys(config)
     flat = {
         name: config[spec.key]
@@ -306,7 +389,8 @@ def load_accounts(config: Config, platforms: t.Mapping[str, Platform]) -> dict[s
             accounts[name] = build_account(name, {**shared, **settings}, platforms)
 
     has_flat = any(flat.get(k) for k in ("token", "app_id", "app_secret"))
-    if "default" not in accounts and (has_flat or many is None):
+    component = config.get("WECHAT_COMPONENT") is not None
+    if "default" not in accounts and (has_flat or (many is None and not component)):
         accounts["default"] = build_account("default", flat, platforms)
 
     urls: dict[str, str] = {}

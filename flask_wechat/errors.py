@@ -154,6 +154,19 @@ class RiskyContent(APIError):
     """87014: WeChat's content security check judged the content risky."""
 
 
+class NotAuthorized(WeChatError, LookupError):
+    """An account has not authorized (or has revoked the authorization of) the
+    site's third-party platform; :attr:`app_id` names it. It must authorize
+    again through :meth:`~flask_wechat.component.Component.authorize_url`."""
+
+    def __init__(self, app_id: str) -> None:
+        self.app_id = app_id
+        super().__init__(
+            f"{app_id} has not authorized this third-party platform (or revoked it); "
+            "it must authorize again"
+        )
+
+
 class TransportError(WeChatError, ConnectionError):
     """WeChat's API (or a host it pointed to) could not be reached, or answered
     something that is not an API answer. Carries no URL (URLs hold secrets).

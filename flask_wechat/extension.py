@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import typing as t
+import weakref
 
-from flask import current_app
+from flask import current_app, has_app_context
 
 from . import handling, kf  # noqa: F401 - they register their tasks
-from .blueprints import make_blueprint
+from .blueprints import authorizer_callback, make_blueprint
 from .cli import wechat_cli
-from .config import DEFAULTS, load_accounts, load_app_settings
+from .component import Component
+from .config import DEFAULTS, load_accounts, load_app_settings, shared_settings
 from .dispatch import Handler, Registry, TypedHandler, check_name, compile_match
 from .durable import make_durable_store
 from .errors import ConfigError
@@ -37,6 +39,7 @@ if t.TYPE_CHECKING:
     from markupsafe import Markup
 
     from .api import Client
+    from .component import AuthorizerStore
     from .config import Account
     from .durable import DurableStore
     from .messages import Message
@@ -98,6 +101,8 @@ class WeChat:
         handler_threads: int | None = None,
         name: str = "wechat",
         url_prefix: str | None = None,
+        authorizer_store: AuthorizerStore | None = None,
+        authorizer_cache_size: int = 10_000,
     ) -> None:
         #: the registered handlers, tried in registration order.
         self.handlers = Registry()
@@ -122,6 +127,13 @@ class WeChat:
         self.name = name
         #: a URL prefix for every callback URL.
         self.url_prefix = url_prefix
+        #: where the third-party platform's authorizers (refresh tokens) live;
+        #: default: the shared store, without expiry.
+        self.authorizer_store = authorizer_store
+        #: how many authorizers' accounts, callbacks and clients a process keeps
+        #: built (an LRU); others are built again when they are next needed.
+        self.authorizer_cache_size = authorizer_cache_size
+        self._states: weakref.WeakSet[WeChatState] = weakref.WeakSet()
         if app is not None:
             self.init_app(app)
 
@@ -144,6 +156,18 @@ class WeChat:
             raise ConfigError("handler_threads", "must be a whole number, 0 or more")
         tasks = TaskRegistry(TASKS)
         store = make_store(app, settings, self.cache, self.redis)
+        component = None
+        if settings.component is not None:
+            component = Component(
+                app,
+                settings.component,
+                store,
+                platforms=PLATFORMS,
+                shared=shared_settings(app.config),
+                authorizer_store=self.authorizer_store,
+                cache_size=self.authorizer_cache_size,
+                client_cache_size=max(1, self.authorizer_cache_size // 10),
+            )
         state = WeChatState(
             app,
             accounts=accounts,
@@ -156,8 +180,11 @@ class WeChat:
             handler_threads=HandlerThreads(threads) if threads else None,
             relay=Relay(),
             blueprint_name=self.name,
+            component=component,
+            authorizer_callback=authorizer_callback,
         )
         app.extensions["wechat"] = state
+        self._states.add(state)
         blueprint = make_blueprint(state, self.name, self.url_prefix)
         if blueprint.deferred_functions:
             app.register_blueprint(blueprint)
@@ -285,6 +312,23 @@ class WeChat:
         if state.relay is None:  # pragma: no cover - every state has one
             raise RuntimeError("this app has no relay")
         state.relay.forward(app, message)
+
+    @property
+    def component(self) -> Component | None:
+        """The app's third-party platform (``WECHAT_COMPONENT``), or ``None``.
+
+        Outside an app context it is the one of the only app this extension
+        serves.
+        """
+        if has_app_context():
+            return self.state().component
+        states = list(self._states)
+        if len(states) != 1:
+            raise RuntimeError(
+                "wechat.component outside an app context: this WeChat() serves "
+                f"{len(states)} apps; use it inside one (with app.app_context())"
+            )
+        return states[0].component
 
     def account(self, name: str | None = None) -> Account:
         """The configured account ``name`` of the current app (default: the default one)."""

@@ -70,6 +70,22 @@ possible_duplicate = _signals.signal("possible-duplicate")
 #: A new access_token was fetched from WeChat: ``account=``.
 access_token_refreshed = _signals.signal("access-token-refreshed")
 
+# -- the third-party platform (开放平台) --------------------------------------------
+
+#: An account authorized the site's third-party platform: ``app_id=`` (its AppID),
+#: ``authorizer=`` (the :class:`~flask_wechat.component.Authorizer`: AppID and
+#: permissions, no token).
+authorizer_authorized = _signals.signal("authorizer-authorized")
+
+#: An authorizer changed what it granted: ``app_id=``, ``authorizer=``.
+authorizer_updated = _signals.signal("authorizer-updated")
+
+#: An authorizer revoked the authorization: ``app_id=``. Its record is gone.
+authorizer_unauthorized = _signals.signal("authorizer-unauthorized")
+
+#: WeChat pushed a new ``component_verify_ticket`` (no payload: the ticket is a secret).
+component_ticket_received = _signals.signal("component-ticket-received")
+
 
 def signal_for(name: str, account: str | None = None) -> Signal:
     """The signal sent for messages or events of type ``name`` (case-insensitive).

@@ -9,17 +9,22 @@ nothing itself: handling is :mod:`flask_wechat.handling`, callbacks are
 
 from __future__ import annotations
 
+import logging
 import typing as t
 import weakref
 
 from . import signals
 from .api import Client
+from .component import BoundedCache
 from .dedup import Deduplicator
+
+logger = logging.getLogger("flask_wechat")
 
 if t.TYPE_CHECKING:
     from flask import Flask
 
     from .callback import Callback
+    from .component import Component
     from .config import Account, AppSettings
     from .dispatch import Registry
     from .durable import DurableStore
@@ -46,6 +51,8 @@ class WeChatState:
         handler_threads: HandlerThreads | None = None,
         relay: Relay | None = None,
         blueprint_name: str = "wechat",
+        component: Component | None = None,
+        authorizer_callback: t.Callable[[WeChatState, Account], Callback] | None = None,
     ) -> None:
         #: the configured accounts, by name.
         self.accounts = accounts
@@ -83,6 +90,17 @@ class WeChatState:
         #: one callback endpoint per account with a callback URL (filled by the
         #: blueprint that mounts them).
         self.callbacks: dict[str, Callback] = {}
+        #: the third-party platform (``WECHAT_COMPONENT``), whose authorizers are
+        #: accounts too, looked up at runtime; ``None`` without one.
+        self.component = component
+        # Authorizers' callbacks, built on first use (at most as many as the
+        # component keeps accounts of).
+        self._authorizer_callback = authorizer_callback
+        self._authorizer_callbacks: BoundedCache[str, Callback] = BoundedCache(
+            component.cache_size if component is not None else 1
+        )
+        if component is not None:
+            component.on_forget.append(self._authorizer_callbacks.pop)
 
     def account(self, name: str | None = None) -> Account:
         """The account called ``name``; with ``None``, the only or ``"default"`` one."""
@@ -91,18 +109,66 @@ class WeChatState:
                 return self.accounts["default"]
             if len(self.accounts) == 1:
                 return next(iter(self.accounts.values()))
+            if not self.accounts:
+                raise LookupError(
+                    "this site has no WeChat account of its own; name an authorizer's AppID"
+                )
             raise LookupError(
                 "several WeChat accounts are configured; name one: "
                 + ", ".join(sorted(self.accounts))
             )
+        found = self.accounts.get(name)
+        if found is not None:
+            return found
+        authorizer = self._authorizer(name)
+        if authorizer is not None:
+            return authorizer
+        raise LookupError(f"no WeChat account named {name!r}")
+
+    def _authorizer(self, app_id: str) -> Account | None:
+        """Authorizer ``app_id`` as an account, or ``None``; with the authorizer
+        store down, an account built for this call alone (messages keep being
+        served: only WeChat can sign them)."""
+        component = self.component
+        if component is None:
+            return None
         try:
-            return self.accounts[name]
-        except KeyError:
-            raise LookupError(f"no WeChat account named {name!r}") from None
+            return component.account(app_id)
+        except Exception as exc:
+            logger.warning(
+                "the authorizer store did not answer (%s); serving %r unchecked",
+                type(exc).__name__,
+                app_id[:32],
+            )
+            return component.build_account(app_id)
+
+    def _cached_authorizer(self, app_id: str) -> Account | None:
+        return None if self.component is None else self.component.cache.get(app_id)
 
     def client(self, name: str | None = None) -> Client:
-        """The API client of account ``name``."""
-        return self.clients[self.account(name).name]
+        """The API client of account ``name`` (an authorizer's AppID, too)."""
+        account = self.account(name)
+        client = self.clients.get(account.name)
+        if client is None and self.component is not None:
+            return self.component.client(account.name)
+        return self.clients[account.name]
+
+    def authorizer_callback(self, app_id: str) -> Callback:
+        """The callback endpoint of authorizer ``app_id``, built on first use.
+
+        :raises LookupError: ``app_id`` has not authorized the platform.
+        """
+        callback = self._authorizer_callbacks.get(app_id)
+        if callback is not None:
+            return callback
+        if self._authorizer_callback is None:
+            raise LookupError("this app has no third-party platform")
+        account = self._authorizer(app_id)
+        if account is None:
+            raise LookupError(f"{app_id!r} has not authorized this third-party platform")
+        if account is not self._cached_authorizer(app_id):  # built for this request alone
+            return self._authorizer_callback(self, account)
+        return self._authorizer_callbacks.put(app_id, self._authorizer_callback(self, account))
 
 
 def _refreshed(ref: weakref.ref[Flask], account: str) -> t.Callable[[], None]:

@@ -92,6 +92,16 @@ class Store:
         """Delete ``key`` only while it holds ``value`` (release a lock one owns)."""
         raise NotImplementedError
 
+    # -- durable records (the third-party platform's authorizers) -----------------
+
+    def keep(self, key: str, value: t.Any) -> None:
+        """Store ``value`` without expiry: durable data, not a cache entry."""
+        raise NotImplementedError(f"{type(self).__name__} cannot keep entries without expiry")
+
+    def scan(self, prefix: str) -> t.Iterator[str]:
+        """Every key that starts with ``prefix`` (in no particular order)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its keys")
+
     def claim(self, key: str, value: t.Any, ttl: float, guard: Guard | None = None) -> Claim:
         """Claim ``key`` for one delivery of a callback, atomically.
 
@@ -176,6 +186,17 @@ class MemoryStore(Store):
                 return False
             del self._entries[key]
             return True
+
+    def keep(self, key: str, value: t.Any) -> None:
+        with self._lock:
+            self._entries[key] = (float("inf"), value)
+
+    def scan(self, prefix: str) -> t.Iterator[str]:
+        now = time.monotonic()
+        with self._lock:
+            keys = [k for k, (expires, _) in self._entries.items() if k.startswith(prefix)]
+            found = [k for k in keys if self._entries[k][0] > now]
+        return iter(found)
 
     def claim(self, key: str, value: t.Any, ttl: float, guard: Guard | None = None) -> Claim:
         # Store.claim's rules, in one pass under the lock (the hot path of every callback).
@@ -377,6 +398,15 @@ class RedisStore(Store):
             self._call(self._delete_if_equal, keys=[self.prefix + key], args=[_dumps(value)])
         )
 
+    def keep(self, key: str, value: t.Any) -> None:
+        self._call(self.redis.set, self.prefix + key, _dumps(value))
+
+    def scan(self, prefix: str) -> t.Iterator[str]:
+        pattern = _glob_escape(self.prefix + prefix) + "*"
+        start = len(self.prefix)
+        keys = self._call(lambda: list(self.redis.scan_iter(match=pattern, count=1000)))
+        return (k.decode()[start:] if isinstance(k, bytes) else str(k)[start:] for k in keys)
+
     def claim(self, key: str, value: t.Any, ttl: float, guard: Guard | None = None) -> Claim:
         if self._cluster:
             return super().claim(key, value, ttl, guard)
@@ -425,6 +455,14 @@ class CacheStore(Store):
     def claim(self, key: str, value: t.Any, ttl: float, guard: Guard | None = None) -> Claim:
         with self._lock:
             return super().claim(key, value, ttl, guard)
+
+    def keep(self, key: str, value: t.Any) -> None:
+        self.backend.set(key, value, timeout=0)  # cachelib: 0 is "never expires"
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal in a Redis ``MATCH`` pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _cache_backend(app: Flask, cache: t.Any) -> t.Any:

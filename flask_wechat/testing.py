@@ -11,6 +11,10 @@ through Flask's test client; and hands back the answer decrypted and parsed::
         result = wechat.text("hello")
         assert result.reply["Content"] == "hello"
 
+For a third-party platform's authorizer, name its AppID:
+``WeChatTestClient(app, "wx0123456789abcdef")`` posts to the platform's
+``callback_url``, encrypted with the platform's Token, key and AppID.
+
 The pytest plugin shipped with flask_wechat offers it as the ``wechat_client``
 fixture (it uses your ``app`` fixture), and a fake WeChat API as the ``sandbox``
 fixture.
@@ -387,13 +391,17 @@ class WeChatTestClient:
 
     @property
     def url(self) -> str:
-        """The account's callback URL as mounted (with ``WeChat(url_prefix=...)``)."""
+        """The account's callback URL as mounted (with ``WeChat(url_prefix=...)``);
+        an authorizer's is the third-party platform's ``callback_url``."""
         state = self.app.extensions["wechat"]
         endpoint = f"{state.blueprint_name}.callback_{self.account.name}"
+        if self.account.name not in state.accounts:  # a third-party platform's authorizer
+            endpoint = f"{state.blueprint_name}.component_callback"
         try:
-            return next(iter(self.app.url_map.iter_rules(endpoint))).rule
+            rule = next(iter(self.app.url_map.iter_rules(endpoint))).rule
         except (KeyError, StopIteration):
             return self.account.callback_url or ""
+        return rule.replace("<app_id>", self.account.name)
 
     # -- over real HTTP, as WeChat delivers ----------------------------------------------
 

@@ -12,6 +12,7 @@ import typing as t
 from flask import Blueprint, Response
 
 from ..edge import current_request
+from .component import add_component_routes, authorizer_callback
 from .miniprogram import MiniProgramCallback
 from .mp import OfficialAccountCallback
 from .relay import add_relay_routes
@@ -27,6 +28,9 @@ CALLBACKS: dict[str, type[Callback]] = {
     "miniprogram": MiniProgramCallback,
     "work": WorkCallback,
 }
+
+
+__all__ = ["CALLBACKS", "authorizer_callback", "make_blueprint"]
 
 
 def _view(state: WeChatState, account_name: str) -> t.Callable[[], Response]:
@@ -63,4 +67,5 @@ def make_blueprint(
             )
         if account.relay_url:
             add_relay_routes(blueprint, account)
+    add_component_routes(blueprint, state)
     return blueprint

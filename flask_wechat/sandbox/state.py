@@ -20,6 +20,8 @@ import time
 import typing as t
 from collections import Counter
 
+from .component import FakeComponent
+
 #: The Official Account every sandbox knows from the start.
 SANDBOX_APP_ID = "wxsandbox0000000001"
 SANDBOX_APP_SECRET = "sandbox-secret"  # noqa: S105 - a published fake, not a secret
@@ -351,6 +353,8 @@ class SandboxState:
         self.codes: dict[str, Code] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.session_keys: dict[str, str] = {}
+        #: third-party platforms (开放平台) by AppID; see :meth:`register_component`.
+        self.components: dict[str, FakeComponent] = {}
         # traffic: cleared by reset()
         self._faults: list[_Fault] = []
         self._delays: dict[str, float] = {}
@@ -424,6 +428,22 @@ class SandboxState:
             if registration.key not in self.apps:
                 self.apps[registration.key] = self._new_app_data(registration)
             return registration
+
+    def register_component(
+        self,
+        app_id: str = "wxcomponent0000001",
+        secret: str = "component-secret",  # noqa: S107 - a published fake
+        token: str = "component-token",  # noqa: S107 - a published fake
+        encoding_aes_key: str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    ) -> FakeComponent:
+        """A third-party platform (开放平台) the sandbox serves; see
+        :class:`~.component.FakeComponent`. Registering it again returns it."""
+        with self.lock:
+            found = self.components.get(app_id)
+            if found is None:
+                found = FakeComponent(self, app_id, secret, token, encoding_aes_key)
+                self.components[app_id] = found
+            return found
 
     def find_app(self, app_id: str, agent_id: int | None = None) -> Registration | None:
         """The registration of ``app_id`` (a WeCom corp: of its app ``agent_id``,
@@ -587,6 +607,7 @@ class SandboxState:
             self.token_requests = 0
             if data:
                 self.codes.clear()
+                self.components.clear()
                 self._init_data()
 
     # -- access tokens ----------------------------------------------------------

@@ -276,6 +276,14 @@ DOCUMENTED_METHODS = {
     "/cgi-bin/tags/members/batchblacklist": "POST",
     "/cgi-bin/tags/members/batchunblacklist": "POST",
     "/cgi-bin/customservice/getonlinekflist": "GET",
+    "/cgi-bin/component/api_component_token": "POST",
+    "/cgi-bin/component/api_create_preauthcode": "POST",
+    "/cgi-bin/component/api_query_auth": "POST",
+    "/cgi-bin/component/api_authorizer_token": "POST",
+    "/cgi-bin/component/api_get_authorizer_info": "POST",
+    "/cgi-bin/component/api_get_authorizer_list": "POST",
+    "/cgi-bin/componentloginpage": "GET",  # the 授权页 (mp.weixin.qq.com on WeChat)
+    "/wxaopen/safe/bindcomponent": "GET",  # its phone version (open.weixin.qq.com)
 }
 
 

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..state import APIFault, SandboxState
 from . import (
+    component,
     customer_service,
     kf,
     material,
@@ -49,6 +50,7 @@ DOMAINS: tuple[RouteTable, ...] = (
     qrcode.routes,
     work.routes,
     kf.routes,
+    component.routes,
 )
 
 
