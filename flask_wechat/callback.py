@@ -19,7 +19,7 @@ import typing as t
 
 from flask import Response, current_app
 
-from . import signals
+from . import observe, signals
 from .crypto import MessageCrypto
 from .dedup import Deduplicator
 from .edge import (
@@ -188,6 +188,7 @@ class Callback:
             if signals.duplicate_ignored.receivers:
                 signals.duplicate_ignored.send(app, message=message, account=account.name)
             found = dedup.wait(key, claim.value, account.reply_deadline) if ttl else None
+            observe.decided("duplicate", message.dispatch_name, message.type, message.event)
             return (found or SUCCESS).to_response()
         if self._follows_up:
             self.follow_up(app, message)
@@ -202,4 +203,7 @@ class Callback:
                     dedup.finish(key, answer, ttl)
                 except StoreUnavailable as exc:
                     logger.warning("could not remember an answer for %r: %s", account.name, exc)
+        # observability: a passive reply, or just ``success`` ("late" when a task sends the reply)
+        outcome: observe.Outcome = "success" if answer is SUCCESS else "reply"
+        observe.decided(outcome, message.dispatch_name, message.type, message.event)
         return answer.to_response()

@@ -29,7 +29,7 @@ import typing as t
 
 from flask import Response
 
-from . import signals
+from . import observe, signals
 from .dispatch import coerce_reply
 from .edge import SUCCESS, Answer
 from .messages import Message
@@ -112,7 +112,8 @@ def run_handler(app: Flask, state: WeChatState, message: Message) -> Result:
     if handler is None:
         return None
     try:
-        return coerce_reply(call_handler(app, handler, message))
+        with observe.unit(app, "handler", account=account, name=message.dispatch_name):
+            return coerce_reply(call_handler(app, handler, message))
     except Exception as exc:
         report_failure(app, message, exc)
         if propagates(app):
@@ -166,6 +167,7 @@ def _handle_on_pool(
             deadline,
         )
         future.add_done_callback(functools.partial(_finished_late, app, state, message))
+        observe.decided("late", message.dispatch_name, message.type, message.event)
         return SUCCESS
     return route(app, state, message, result, render)
 
@@ -221,6 +223,7 @@ def send_later(app: Flask, state: WeChatState, message: Message, reply: Reply) -
         raise ValueError(f"a {message.dispatch_name} message has no sender to reply to")
     payload = {"to_user": message.source, "reply": reply.to_data(), "message": dict(message.raw)}
     state.task_runner.submit(app, Task(SEND_REPLY, message.account, payload))
+    observe.decided("late", message.dispatch_name, message.type, message.event)
 
 
 def relay_unanswered(app: Flask, state: WeChatState, message: Message) -> None:
