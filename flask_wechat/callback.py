@@ -188,7 +188,7 @@ class Callback:
             if signals.duplicate_ignored.receivers:
                 signals.duplicate_ignored.send(app, message=message, account=account.name)
             found = dedup.wait(key, claim.value, account.reply_deadline) if ttl else None
-            observe.decided("duplicate", message.dispatch_name, message.type, message.event)
+            observe.decided("duplicate", message)
             return (found or SUCCESS).to_response()
         if self._follows_up:
             self.follow_up(app, message)
@@ -205,5 +205,5 @@ class Callback:
                     logger.warning("could not remember an answer for %r: %s", account.name, exc)
         # observability: a passive reply, or just ``success`` ("late" when a task sends the reply)
         outcome: observe.Outcome = "success" if answer is SUCCESS else "reply"
-        observe.decided(outcome, message.dispatch_name, message.type, message.event)
+        observe.decided(outcome, message)
         return answer.to_response()

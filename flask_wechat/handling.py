@@ -112,7 +112,7 @@ def run_handler(app: Flask, state: WeChatState, message: Message) -> Result:
     if handler is None:
         return None
     try:
-        with observe.unit(app, "handler", account=account, name=message.dispatch_name):
+        with observe.handler(app, message):
             return coerce_reply(call_handler(app, handler, message))
     except Exception as exc:
         report_failure(app, message, exc)
@@ -167,7 +167,7 @@ def _handle_on_pool(
             deadline,
         )
         future.add_done_callback(functools.partial(_finished_late, app, state, message))
-        observe.decided("late", message.dispatch_name, message.type, message.event)
+        observe.decided("late", message)
         return SUCCESS
     return route(app, state, message, result, render)
 
@@ -223,7 +223,7 @@ def send_later(app: Flask, state: WeChatState, message: Message, reply: Reply) -
         raise ValueError(f"a {message.dispatch_name} message has no sender to reply to")
     payload = {"to_user": message.source, "reply": reply.to_data(), "message": dict(message.raw)}
     state.task_runner.submit(app, Task(SEND_REPLY, message.account, payload))
-    observe.decided("late", message.dispatch_name, message.type, message.event)
+    observe.decided("late", message)
 
 
 def relay_unanswered(app: Flask, state: WeChatState, message: Message) -> None:

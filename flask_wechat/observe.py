@@ -35,6 +35,8 @@ if t.TYPE_CHECKING:
 
     from flask import Flask
 
+    from .messages import Message
+
 #: What a unit's attributes hold: names and numbers, ``None`` for "not known".
 Value = str | int | float | None
 
@@ -93,7 +95,8 @@ class Tracer(t.Protocol):
 
 _tracers: tuple[Tracer, ...] = ()
 _UNWATCHED = _Unwatched(None, "", {})
-_NOTHING: t.ContextManager[Unit] = contextlib.nullcontext(_UNWATCHED)
+#: What every report hands out when nobody watches: an inert unit, always the same.
+UNWATCHED: t.ContextManager[Unit] = contextlib.nullcontext(_UNWATCHED)
 _callback: contextvars.ContextVar[Unit | None] = contextvars.ContextVar(
     "flask_wechat_callback", default=None
 )
@@ -124,7 +127,7 @@ def unit(
 ) -> t.ContextManager[Unit]:
     """Surround a unit of work of ``kind`` with the installed tracers' spans."""
     if not _tracers:
-        return _NOTHING
+        return UNWATCHED
     return _traced(Unit(app, kind, attributes, link))
 
 
@@ -135,7 +138,7 @@ def callback(account: str) -> t.ContextManager[Unit]:
     """Surround one callback request to ``account``; ``callback_handled`` is sent
     when it ends, with the outcome given to :func:`decided` or :func:`rejected`."""
     if not (_tracers or signals.callback_handled.receivers):
-        return _NOTHING
+        return UNWATCHED
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     return _watched_callback(Unit(app, "callback", {"account": account}))
 
@@ -159,10 +162,8 @@ def _watched_callback(unit: Unit) -> Iterator[Unit]:
         )
 
 
-def decided(
-    outcome: Outcome, name: str, msg_type: str | None = None, event: str | None = None
-) -> None:
-    """Tell the current callback how its message (dispatched as ``name``) ended.
+def decided(outcome: Outcome, message: Message) -> None:
+    """Tell the current callback how ``message`` ended.
 
     ``"late"`` sticks: a reply handed to a task makes the request ``"late"`` even
     though the callback itself answers ``success``.
@@ -172,7 +173,19 @@ def decided(
         return
     if unit.attributes.get("outcome") == "late":
         outcome = "late"
-    unit.set(outcome=outcome, name=name, msg_type=msg_type, event=event)
+    unit.set(outcome=outcome, **_described(message))
+
+
+def _described(message: Message) -> dict[str, Value]:
+    """What a report tells of a message: its dispatch name, type and event."""
+    return {"name": message.dispatch_name, "msg_type": message.type, "event": message.event}
+
+
+def handler(app: Flask, message: Message) -> t.ContextManager[Unit]:
+    """Surround the run of ``message``'s handler."""
+    if not _tracers:
+        return UNWATCHED
+    return _traced(Unit(app, "handler", {"account": message.account, **_described(message)}))
 
 
 def rejected() -> None:
@@ -192,7 +205,7 @@ def api_call(
     ends, with the ``errcode`` and ``rid`` the caller :meth:`~Unit.set` (``None``
     when no answer came). ``app`` is asked for the app only when someone watches."""
     if not (_tracers or signals.api_called.receivers):
-        return _NOTHING
+        return UNWATCHED
     attributes: dict[str, Value] = {"account": account, "path": path, "attempt": attempt}
     return _watched_api_call(Unit(app(), "api", attributes))
 

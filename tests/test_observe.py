@@ -148,8 +148,9 @@ def test_nobody_listening_costs_a_check() -> None:
     assert not signals.api_called.receivers
     assert not signals.callback_handled.receivers
     nothing = observe.api_call(lambda: None, "default", "/x", 1)
+    assert nothing is observe.UNWATCHED
     assert observe.api_call(lambda: None, "default", "/y", 2) is nothing
-    assert observe.unit(None, "handler", account="default") is nothing
+    assert observe.unit(None, "handler", account="default") is observe.UNWATCHED
     app, _wechat = create_app()
     with app.test_request_context():
         assert observe.callback("default") is nothing
