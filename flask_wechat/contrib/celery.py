@@ -48,7 +48,8 @@ def perform_task(self: CeleryTask, data: dict[str, t.Any], app_import: str) -> O
     except RetryLater as exc:
         if exc.delay is None:
             raise  # autoretry_for: the usual backoff
-        raise self.retry(exc=exc, countdown=exc.delay) from None  # 45011: the next minute
+        # 45011: at the next minute (the broker's visibility_timeout must exceed 60 s)
+        raise self.retry(exc=exc, countdown=exc.delay) from None
 
 
 class CeleryRunner:
