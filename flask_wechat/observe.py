@@ -45,20 +45,20 @@ Outcome = t.Literal["reply", "success", "late", "duplicate", "rejected"]
 
 
 class Unit:
-    """One unit of work being reported: its kind (``"callback"``, ``"handler"``,
+    """One unit of work being reported: what it is (``"callback"``, ``"handler"``,
     ``"api"``, ``"token"``, ``"task"``), the app it ran for and its attributes so far."""
 
-    __slots__ = ("app", "attributes", "kind", "link", "started")
+    __slots__ = ("app", "attributes", "link", "started", "what")
 
     def __init__(
         self,
         app: Flask | None,
-        kind: str,
+        what: str,
         attributes: dict[str, Value],
         link: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
-        self.kind = kind
+        self.what = what
         self.attributes = attributes
         #: the trace context of the work this one follows from (a task's callback).
         self.link = link
@@ -123,12 +123,13 @@ def _traced(unit: Unit) -> Iterator[Unit]:
 
 
 def unit(
-    app: Flask | None, kind: str, *, link: Mapping[str, str] | None = None, **attributes: Value
+    app: Flask | None, what: str, *, link: Mapping[str, str] | None = None, **attributes: Value
 ) -> t.ContextManager[Unit]:
-    """Surround a unit of work of ``kind`` with the installed tracers' spans."""
+    """Surround a unit of work (``what``: ``"token"``, ``"task"``…) with the
+    installed tracers' spans."""
     if not _tracers:
         return UNWATCHED
-    return _traced(Unit(app, kind, attributes, link))
+    return _traced(Unit(app, what, attributes, link))
 
 
 # -- callbacks ------------------------------------------------------------------

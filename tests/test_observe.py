@@ -157,3 +157,35 @@ def test_nobody_listening_costs_a_check() -> None:
     with nothing as unit:
         unit.set(errcode=1)
         assert unit.attributes == {}
+
+
+def test_late_on_the_handler_pool_and_on_a_mini_program(sandbox: Sandbox) -> None:
+    """A handler pool answering ``success`` at the deadline is ``late``; so is every
+    reply of a platform without passive replies (sent through the API)."""
+    pooled = Flask("pooled")
+    pooled.config.update(
+        TESTING=True, WECHAT_TOKEN="t", WECHAT_REPLY_DEADLINE=0.05, **sandbox.flask_config()
+    )
+    pool = WeChat(pooled, handler_threads=1, task_runner=InlineRunner(attempts=1))
+
+    @pool.on("text")
+    def slowly(message: Message) -> str:
+        time.sleep(0.2)
+        return "late"
+
+    mini = Flask("mini")
+    mini.config.update(TESTING=True, WECHAT_TOKEN="t", **sandbox.flask_config("miniprogram"))
+    program = WeChat(mini, task_runner=InlineRunner(attempts=1))
+
+    @program.on("text")
+    def at_once(message: Message) -> str:
+        return "right away"
+
+    with recording(signals.callback_handled) as handled:
+        WeChatTestClient(pooled).text("hi", FromUserName=SANDBOX_OPENID)
+        WeChatTestClient(mini).text("hi", FromUserName=SANDBOX_OPENID)
+    assert [(c["sender"], c["outcome"]) for c in handled.calls] == [
+        (pooled, "late"),
+        (mini, "late"),
+    ]
+    pooled.extensions["wechat"].handler_pool.shutdown(wait=True)

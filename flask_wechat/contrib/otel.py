@@ -69,7 +69,7 @@ SPAN_ATTRIBUTES = {
     "task": "wechat.task",
 }
 
-_KINDS = {"api": SpanKind.CLIENT, "task": SpanKind.CONSUMER}
+_SPAN_KINDS = {"api": SpanKind.CLIENT, "task": SpanKind.CONSUMER}
 
 
 class Instrumentation:
@@ -123,8 +123,8 @@ class Instrumentation:
             yield
             return
         with self._tracer.start_as_current_span(
-            f"wechat.{unit.kind}",
-            kind=_KINDS.get(unit.kind, SpanKind.INTERNAL),
+            f"wechat.{unit.what}",
+            kind=_SPAN_KINDS.get(unit.what, SpanKind.INTERNAL),
             attributes=span_attributes(unit),
             links=self._links(unit.link),
             record_exception=False,  # its message may quote a message or a URL
@@ -162,18 +162,18 @@ class Instrumentation:
         attributes = unit.attributes
         account = str(attributes.get("account"))
         name = attributes.get("name")
-        if unit.kind == "callback":
+        if unit.what == "callback":
             outcome = attributes.get("outcome")
             if outcome is not None:
                 labels: dict[str, AttributeValue] = {"account": account, "outcome": str(outcome)}
                 if name is not None:
                     labels["name"] = str(name)
                 self._callbacks.add(1, labels)
-        elif unit.kind == "handler":
+        elif unit.what == "handler":
             self._handler_duration.record(
                 unit.duration, {"account": account, "name": str(name or "")}
             )
-        elif unit.kind == "api":
+        elif unit.what == "api":
             errcode = attributes.get("errcode")
             path = str(attributes.get("path"))
             self._api_calls.add(
@@ -185,7 +185,7 @@ class Instrumentation:
                 },
             )
             self._api_duration.record(unit.duration, {"account": account, "path": path})
-        elif unit.kind == "token":
+        elif unit.what == "token":
             self._token_fetches.add(1, {"account": account})
 
 
