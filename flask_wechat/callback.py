@@ -20,7 +20,7 @@ import typing as t
 
 from flask import Response, current_app
 
-from . import signals
+from . import observe, signals
 from .crypto import MessageCrypto
 from .dedup import Deduplicator
 from .edge import (
@@ -52,6 +52,10 @@ logger = logging.getLogger("flask_wechat")
 
 #: Seconds after which WeChat has given up on a message: three tries of 5 s.
 _WECHAT_GIVES_UP = 15.0
+#: WeChat waits 5 s for an answer: whatever the deadline, a callback answers
+#: within this many seconds of WeChat's ``timestamp`` (a longer deadline is the
+#: site's own choice and counts from the timestamp too).
+ANSWER_BY = 4.5
 
 
 class Inbound(t.NamedTuple):
@@ -213,6 +217,7 @@ class Callback:
                 self.without_dedup(app, message, exc)
                 claim = Claim("new", StoreUnavailable)
             else:
+                observe.decided("duplicate", message)
                 return (found or SUCCESS).to_response()
         if self._follows_up:
             self.follow_up(app, message)
@@ -227,12 +232,16 @@ class Callback:
                     dedup.finish(key, answer, ttl)
                 except StoreUnavailable as exc:
                     logger.warning("could not remember an answer for %r: %s", account.name, exc)
+        # observability: a passive reply, or just ``success`` ("late" when a task sends the reply)
+        outcome: observe.Outcome = "success" if answer is SUCCESS else "reply"
+        observe.decided(outcome, message)
         return answer.to_response()
 
     def budget(self, timestamp: str) -> float | None:
-        """Seconds left to answer: ``WECHAT_REPLY_DEADLINE`` from when WeChat sent
-        the request (its ``timestamp``), so the time it waited for a free worker
-        counts; ``None`` when the deadline is off."""
+        """Seconds left to answer (``None`` when the deadline is off): at most
+        ``WECHAT_REPLY_DEADLINE``, and never past :data:`ANSWER_BY` seconds after
+        WeChat sent the request (its ``timestamp``), so the time the request
+        waited for a free worker counts."""
         deadline = self.account.reply_deadline
         if not deadline:
             return None
@@ -241,11 +250,11 @@ class Callback:
         # clock behind WeChat's) never lengthens the deadline; one longer than
         # WeChat keeps trying (its three tries take 15 s) is a clock ahead of
         # WeChat's, or a replay window of 0 letting old timestamps in, not a
-        # queue: then the whole deadline applies.
+        # queue: then the deadline alone applies.
         try:
             waited = time.time() - int(timestamp)
         except ValueError:  # pragma: no cover - checked before the body was opened
             return deadline
         if 0 < waited < _WECHAT_GIVES_UP:
-            return deadline - waited
+            return min(deadline, max(deadline, ANSWER_BY) - waited)
         return deadline

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import typing as t
 
 import click
@@ -118,6 +119,58 @@ def menu_delete(account: str | None) -> None:
     except WeChatError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("menu deleted")
+
+
+#: ``name=value`` and ``"name": "value"`` pairs whose value is a credential.
+_CREDENTIAL = re.compile(
+    r"""(?i)\b((?:\w+_)?(?:access_token|secret|corpsecret|refresh_token|code|js_code|ticket))"""
+    r"""(\\?["']?\s*[:=]\s*\\?["']?)([^"'&\s,}\\]*)"""
+)
+
+
+def hide_credentials(text: str) -> str:
+    """``text`` with every credential value replaced by ``***`` (WeChat's rid
+    lookup echoes the failed request: its query string and body)."""
+    return _CREDENTIAL.sub(lambda found: f"{found[1]}{found[2]}***", text)
+
+
+@wechat_cli.command("quota")
+@account_option
+@click.argument("cgi_path")
+def quota_command(account: str | None, cgi_path: str) -> None:
+    """Show today's quota of one API (CGI_PATH like /cgi-bin/message/custom/send).
+
+    \b
+    A used-up daily quota answers 45009: raise it in the admin console, wait for
+    tomorrow, or reset all counts with clear_quota (10 times a month).
+    """
+    try:
+        quota = _client(account).operations.get_api_quota(cgi_path)
+    except WeChatError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"api:         {cgi_path}")
+    for name in ("daily_limit", "used", "remain"):
+        click.echo(f"{name + ':':<12} {quota.get(name, '-')}")
+
+
+@wechat_cli.command("rid")
+@account_option
+@click.argument("rid")
+def rid_command(account: str | None, rid: str) -> None:
+    """Look up a failed API call by the rid in its errmsg (the last 7 days).
+
+    Credentials in the call's URL and body are shown as ***.
+    """
+    try:
+        found = _client(account).operations.get_rid_info(rid)
+    except WeChatError as exc:
+        raise click.ClickException(str(exc)) from None
+    for name, value in found.items():
+        shown = str(value)
+        if name == "invoke_time" and isinstance(value, int):
+            when = datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+            shown = f"{value} ({when:%Y-%m-%d %H:%M:%S} UTC)"
+        click.echo(f"{name + ':':<15} {hide_credentials(shown)}")
 
 
 @wechat_cli.command("callback-ip")

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 from flask import Response, request
 from werkzeug.utils import get_content_type
 
-from . import signals
+from . import observe, signals
 from .errors import BodyTooLarge, MalformedBody, StaleRequest
 from .parsing import MAX_BODY_SIZE
 
@@ -148,6 +148,7 @@ def check_timestamp(raw: str, window: float, *, milliseconds_from: int | None = 
 def reject(app: Flask, account: str, exc: RejectedRequest, what: str = "callback") -> Response:
     """Answer a refused request with its short reason; tell ``request_rejected``."""
     logger.info("rejected a %s for %r: %s", what, account, exc.reason)
+    observe.rejected()
     if signals.request_rejected.receivers:
         signals.request_rejected.send(app, reason=exc.reason, account=account)
     return Response(exc.reason, exc.status, mimetype="text/plain")

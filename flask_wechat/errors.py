@@ -17,6 +17,23 @@ Three families:
 
 from __future__ import annotations
 
+import re
+import time
+
+#: WeChat ends ``errmsg`` with the request's id:
+#: ``"invalid credential, access_token is invalid or not latest rid: 6638c156-2d826832-17af344b"``.
+_RID = re.compile(r"\brid:\s*([0-9A-Za-z-]+)")
+
+
+def parse_rid(errmsg: str) -> str | None:
+    """WeChat's ``rid`` (request id) in ``errmsg``, or ``None``.
+
+    The rid is what ``/cgi-bin/openapi/rid/get`` (``client.operations.get_rid_info``)
+    and WeChat's support need to look a failed call up.
+    """
+    found = _RID.search(errmsg)
+    return found.group(1) if found else None
+
 
 class WeChatError(Exception):
     """Base class of every flask_wechat error."""
@@ -97,12 +114,20 @@ class BodyTooLarge(RejectedRequest):
 
 class APIError(WeChatError, RuntimeError):
     """The WeChat API answered a non-zero ``errcode``; :attr:`errcode` and
-    :attr:`errmsg` are WeChat's own (look the code up in WeChat's global error list)."""
+    :attr:`errmsg` are WeChat's own (look the code up in WeChat's global error list);
+    :attr:`rid` is the request id WeChat put in ``errmsg`` (``None`` when absent),
+    which ``flask wechat rid RID`` looks up."""
 
     def __init__(self, errcode: int, errmsg: str = "") -> None:
         self.errcode = errcode
         self.errmsg = errmsg
-        super().__init__(f"WeChat API error {errcode}: {errmsg}")
+        self.rid = parse_rid(errmsg)
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        """The message: the errcode, WeChat's errmsg (which carries the rid) and,
+        where the caller can act, what to do."""
+        return f"WeChat API error {self.errcode}: {self.errmsg}"
 
 
 class SystemBusy(APIError):
@@ -120,6 +145,33 @@ class AccessTokenExpired(APIError):
 class QuotaExceeded(APIError):
     """45009: the daily quota of this API (often the token API itself) is used up;
     wait for tomorrow or clear it with ``clear_quota``."""
+
+
+class RateLimited(APIError):
+    """45011: this API's per-minute frequency limit is reached ("api minute-quota
+    reach limit"). Not retried at once: :attr:`retry_after` is the number of seconds
+    until the next minute, when WeChat counts again; a queued task is retried by its
+    queue after that long."""
+
+    def __init__(self, errcode: int, errmsg: str = "") -> None:
+        #: seconds until the next minute starts.
+        self.retry_after = 60.0 - time.time() % 60.0
+        super().__init__(errcode, errmsg)
+
+    def describe(self) -> str:
+        return f"{super().describe()}; the per-minute limit resets in {self.retry_after:.0f}s"
+
+
+class IPNotWhitelisted(APIError):
+    """40164: the server's IP address is not on the account's IP whitelist; add it
+    in the admin console (公众平台 → 设置与开发 → 基本配置 → IP白名单; WeCom: the app's
+    企业可信IP) and try again."""
+
+    def describe(self) -> str:
+        return (
+            f"{super().describe()}; this server's IP address is not on the account's "
+            "IP whitelist: add it in the admin console (IP白名单) and try again"
+        )
 
 
 class ResponseWindowClosed(APIError):
@@ -211,8 +263,10 @@ _TYPED: dict[int, type[APIError]] = {
     -1: SystemBusy,
     **dict.fromkeys(TOKEN_ERRCODES, AccessTokenExpired),
     40029: InvalidCode,
+    40164: IPNotWhitelisted,
     43101: SubscriptionRefused,
     45009: QuotaExceeded,
+    45011: RateLimited,
     45015: ResponseWindowClosed,
     45047: CustomerServiceLimit,
     47003: InvalidArgument,

@@ -30,7 +30,7 @@ import typing as t
 
 from flask import Response, copy_current_request_context, has_request_context
 
-from . import signals
+from . import observe, signals
 from .dispatch import coerce_reply
 from .edge import SUCCESS, Answer
 from .handler_threads import Job
@@ -114,7 +114,8 @@ def run_handler(app: Flask, state: WeChatState, message: Message) -> Result:
     if handler is None:
         return None
     try:
-        return coerce_reply(call_handler(app, handler, message))
+        with observe.handler(app, message):
+            return coerce_reply(call_handler(app, handler, message))
     except Exception as exc:
         report_failure(app, message, exc)
         if propagates(app):
@@ -142,7 +143,14 @@ def handle(
     work = functools.partial(run_handler, app, state, message)
     if has_request_context():  # the handler sees the request, in a context of its own
         work = copy_current_request_context(work)
-    job: Job[Result] = Job(work, functools.partial(_finished_late, app, state, message))
+    # and every other context variable of the request's (a tracer's current span),
+    # for the handler and for sending its reply when it comes late
+    context = contextvars.copy_context()
+
+    def late(result: Result, error: BaseException | None) -> None:
+        context.run(_finished_late, app, state, message, result, error)
+
+    job: Job[Result] = Job(functools.partial(context.run, work), late)
     threads.submit(job)
     if not job.wait(budget):
         logger.warning(
@@ -151,6 +159,7 @@ def handle(
             message.dispatch_name,
             message.account,
         )
+        observe.decided("late", message)
         return SUCCESS
     if job.error is not None:  # run_handler re-raises only when the app propagates
         raise job.error
@@ -232,6 +241,7 @@ def send_later(app: Flask, state: WeChatState, message: Message, reply: Reply) -
         raise ValueError(f"a {message.dispatch_name} message has no sender to reply to")
     payload = {"to_user": message.source, "reply": reply.to_data(), "message": dict(message.raw)}
     state.task_runner.submit(app, Task(SEND_REPLY, message.account, payload))
+    observe.decided("late", message)
 
 
 def relay_unanswered(app: Flask, state: WeChatState, message: Message) -> None:

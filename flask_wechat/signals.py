@@ -86,6 +86,18 @@ authorizer_unauthorized = _signals.signal("authorizer-unauthorized")
 #: WeChat pushed a new ``component_verify_ticket`` (no payload: the ticket is a secret).
 component_ticket_received = _signals.signal("component-ticket-received")
 
+#: A WeChat API call (one HTTP request) ended: ``account=``, ``path=`` (the API
+#: path, without host or query string), ``errcode=`` (``0`` on success, WeChat's
+#: errcode, or ``None`` when no answer came), ``rid=`` (WeChat's request id, or
+#: ``None``), ``duration=`` (seconds), ``attempt=`` (1 for the first try).
+api_called = _signals.signal("api-called")
+
+#: A callback request was answered: ``account=``, ``name=`` (the message's
+#: dispatch name, ``None`` when the request was rejected), ``outcome=``
+#: (``"reply"``, ``"success"``, ``"late"``, ``"duplicate"`` or ``"rejected"``),
+#: ``duration=`` (seconds).
+callback_handled = _signals.signal("callback-handled")
+
 
 def signal_for(name: str, account: str | None = None) -> Signal:
     """The signal sent for messages or events of type ``name`` (case-insensitive).

@@ -84,6 +84,7 @@ class WeChatState:
                 store,
                 stable_token=settings.stable_token,
                 on_token_refresh=_refreshed(ref, name),
+                sender=ref,
             )
             for name, account in accounts.items()
         }

@@ -21,7 +21,7 @@ import secrets
 import time
 import typing as t
 
-from . import signals
+from . import observe, signals
 from .errors import PermanentFailure, RelayError, TokenUnavailable, TransportError
 
 if t.TYPE_CHECKING:
@@ -42,16 +42,31 @@ class Task(t.NamedTuple):
     account: str
     payload: dict[str, t.Any]
     id: str = ""
+    #: the trace context of the work that asked for this task (W3C ``traceparent``
+    #: and ``tracestate``, plain strings), when a tracer is installed; the task's
+    #: span links to it (see :mod:`flask_wechat.contrib.otel`).
+    trace: dict[str, str] | None = None
+
+    def traced(self) -> Task:
+        """This task carrying the current trace context, if it has none yet."""
+        if self.trace is not None:
+            return self
+        carrier = observe.trace_carrier()
+        return self._replace(trace=carrier) if carrier else self
 
     def to_data(self) -> dict[str, t.Any]:
         """The JSON-compatible form that goes on a queue."""
-        return {
+        data = {
             "v": TASK_VERSION,
             "id": self.id or secrets.token_hex(8),
             "name": self.name,
             "account": self.account,
             "payload": self.payload,
         }
+        trace = self.traced().trace
+        if trace:
+            data["trace"] = dict(trace)
+        return data
 
     @classmethod
     def from_data(cls, data: t.Mapping[str, t.Any]) -> Task:
@@ -60,8 +75,22 @@ class Task(t.NamedTuple):
         if not isinstance(version, int) or version > TASK_VERSION:
             raise PermanentFailure(f"task format {version!r} is newer than this release reads")
         return cls(
-            str(data["name"]), str(data["account"]), dict(data["payload"]), str(data.get("id", ""))
+            str(data["name"]),
+            str(data["account"]),
+            dict(data["payload"]),
+            str(data.get("id", "")),
+            _trace(data.get("trace")),
         )
+
+
+def _trace(value: t.Any) -> dict[str, str] | None:
+    """A task's trace context, if it is one: a small dict of strings (anything else
+    is dropped, never trusted)."""
+    if not isinstance(value, dict) or len(value) > 8:
+        return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return None
+    return dict(value)
 
 
 #: Performs a task in the app's context; raising means "failed" (maybe retried).
@@ -132,7 +161,8 @@ def perform(app: Flask, task: Task) -> None:
     """Perform ``task`` once, in ``app``'s context; exceptions propagate."""
     with app.app_context():
         state: WeChatState = app.extensions["wechat"]
-        state.tasks[task.name](app, state, task)
+        with observe.unit(app, "task", link=task.trace, account=task.account, task=task.name):
+            state.tasks[task.name](app, state, task)
 
 
 def report_failure(app: Flask, task: Task, exc: BaseException) -> None:
@@ -180,7 +210,9 @@ class ThreadPoolRunner:
         self.backoff = backoff
 
     def submit(self, app: Flask, task: Task) -> None:
-        self._pool.submit(run_task, app, task, attempts=self.attempts, backoff=self.backoff)
+        self._pool.submit(
+            run_task, app, task.traced(), attempts=self.attempts, backoff=self.backoff
+        )
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking tasks; with ``wait``, finish the queued ones first."""
@@ -195,4 +227,4 @@ class InlineRunner:
         self.backoff = backoff
 
     def submit(self, app: Flask, task: Task) -> None:
-        run_task(app, task, attempts=self.attempts, backoff=self.backoff)
+        run_task(app, task.traced(), attempts=self.attempts, backoff=self.backoff)

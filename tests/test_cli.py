@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
+from flask_wechat.cli import hide_credentials
+from flask_wechat.errors import APIError
 from flask_wechat.sandbox import SANDBOX_APP_SECRET, Sandbox
 
-from .conftest import create_app
+from .conftest import APP_SECRET, AppFactory, create_app
 
 
 @pytest.fixture
@@ -88,3 +91,68 @@ def test_unknown_account_is_a_clear_error(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["wechat", "token", "--account", "nope"])
     assert result.exit_code == 1
     assert "no WeChat account named 'nope'" in result.output
+
+
+def test_quota_shows_todays_counts(app: Flask, sandbox: Sandbox) -> None:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["wechat", "callback-ip"]).exit_code == 0
+    result = runner.invoke(args=["wechat", "quota", "/cgi-bin/getcallbackip"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "used:        1" in lines
+    assert "daily_limit: 100000" in lines
+    assert "remain:      99999" in lines
+
+
+def test_quota_of_an_unknown_path_is_one_error_line(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["wechat", "quota", "/cgi-bin/nope"])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert result.output.startswith("Error: WeChat API error 76021")
+
+
+def test_rid_looks_a_failed_call_up_without_credentials(app: Flask, sandbox: Sandbox) -> None:
+    with app.app_context():
+        client = app.extensions["wechat"].client()
+        token = client.access_token
+        sandbox.fail("/cgi-bin/getcallbackip", 45011)
+        with pytest.raises(APIError) as caught:
+            client.callback_ip()
+    rid = caught.value.rid
+    assert rid is not None
+    result = app.test_cli_runner().invoke(args=["wechat", "rid", rid])
+    assert result.exit_code == 0, result.output
+    assert "request_url:" in result.output
+    assert "access_token=***" in result.output
+    assert token not in result.output
+    assert token[:6] not in result.output
+    assert SANDBOX_APP_SECRET not in result.output
+    assert "45011" in result.output
+
+
+def test_hide_credentials_in_queries_and_json() -> None:
+    shown = hide_credentials(
+        'appid=wx1&secret=S3CRET&code=C0DE {"access_token":"T0KEN","refresh_token": "R",'
+        ' "errcode":40001,"grant_type":"authorization_code"}'
+    )
+    for value in ("S3CRET", "C0DE", "T0KEN", '"R"'):
+        assert value not in shown
+    assert "appid=wx1" in shown
+    assert '"errcode":40001' in shown
+    assert "authorization_code" in shown
+
+
+def test_unreachable_api_is_one_error_line(make_app: AppFactory) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    app, _wechat = make_app(WECHAT_API_BASE_URL=f"http://127.0.0.1:{port}")
+    for args in (
+        ["wechat", "quota", "/cgi-bin/token"],
+        ["wechat", "rid", "6638c156-2d826832-17af344b"],
+    ):
+        result = app.test_cli_runner().invoke(args=args)
+        assert result.exit_code == 1
+        assert result.output.startswith("Error: ")
+        assert result.output.count("\n") == 1
+        assert APP_SECRET not in result.output

@@ -7,11 +7,14 @@ import json
 import logging
 import time
 import typing as t
+from urllib.parse import urlsplit
 
 import requests
+from flask import current_app, has_app_context
 from urllib3.exceptions import NewConnectionError
 
-from ..errors import TOKEN_ERRCODES, ConfigError, TransportError, api_error
+from .. import observe
+from ..errors import TOKEN_ERRCODES, ConfigError, TransportError, api_error, parse_rid
 from .base import JSON
 from .customer_service import CustomerServiceAPI
 from .drafts import DraftAPI, FreePublishAPI
@@ -32,6 +35,8 @@ from .users import UserAPI
 from .work import WorkAPI
 
 if t.TYPE_CHECKING:
+    from flask import Flask
+
     from ..config import Account
     from ..platform import Platform
     from ..store import Store
@@ -102,8 +107,12 @@ class Client:
         stable_token: bool = False,
         on_token_refresh: t.Callable[[], None] | None = None,
         profile: APIProfile | None = None,
+        sender: t.Callable[[], Flask | None] | None = None,
     ) -> None:
         self.account = account
+        #: the app the ``api_called`` signal is sent for (a weak reference to it);
+        #: without one, the current app when there is one.
+        self.sender = sender
         #: the account's kind of WeChat app.
         self.platform: Platform = account.platform
         #: how this account uses the API (token, tickets, sends); by default its kind's.
@@ -172,7 +181,11 @@ class Client:
         if store is None:
 
             def fetch(force: bool) -> tuple[str, float]:
-                return self.profile.fetch_ticket(self, ticket_type)
+                credential = f"{ticket_type}_ticket"
+                with observe.unit(
+                    self.app(), "token", account=self.account.name, credential=credential
+                ):
+                    return self.profile.fetch_ticket(self, ticket_type)
 
             store = self._tickets.setdefault(
                 ticket_type,
@@ -194,7 +207,16 @@ class Client:
                     f"account {account.name!r} needs its {self.platform.id_name} and "
                     f"{self.platform.secret_name} to call the WeChat API",
                 )
-        return self.profile.fetch_access_token(self, force)
+        with observe.unit(self.app(), "token", account=account.name, credential="access_token"):
+            return self.profile.fetch_access_token(self, force)
+
+    def app(self) -> Flask | None:
+        """The Flask app this client calls for (its ``sender``, or the current app)."""
+        if self.sender is not None:
+            return self.sender()
+        if has_app_context():
+            return t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
+        return None
 
     def trade_code(self, path: str, name: str, code: str) -> JSON:
         """Trade a one-time login ``code`` (sent as ``name``) at ``path``, signed with
@@ -263,6 +285,8 @@ class Client:
             headers["Content-Type"] = "application/json; charset=utf-8"
         token_retried = False
         attempt = 0
+        tries = 0  # HTTP requests made, for ``api_called``
+        cgi_path = urlsplit(path).path
         while True:
             query = dict(params or {})
             access_token = None
@@ -271,20 +295,32 @@ class Client:
                 query["access_token"] = access_token
             failure: str | None = None
             never_sent = False
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=query,
-                    data=body if body is not None else data,
-                    files=files,
-                    headers=headers,
-                    timeout=self.timeout,
-                    stream=stream,
+            tries += 1
+            with observe.api_call(self.app, self.account.name, cgi_path, tries) as call:
+                try:
+                    response = self.session.request(
+                        method,
+                        url,
+                        params=query,
+                        data=body if body is not None else data,
+                        files=files,
+                        headers=headers,
+                        timeout=self.timeout,
+                        stream=stream,
+                    )
+                except requests.RequestException as exc:
+                    never_sent = _never_sent(exc)
+                    failure = type(exc).__name__
+                retry_5xx = (
+                    failure is None
+                    and response.status_code >= 500
+                    and attempt < self.retries
+                    and idempotent
                 )
-            except requests.RequestException as exc:
-                never_sent = _never_sent(exc)
-                failure = type(exc).__name__
+                if failure is None and not retry_5xx:
+                    result = self._decode(response, stream)
+                    errmsg = str(result.get("errmsg", "")) if isinstance(result, dict) else ""
+                    call.set(errcode=_errcode(result), rid=parse_rid(errmsg))
             if failure is not None:
                 if attempt < self.retries and (idempotent or never_sent):
                     attempt += 1
@@ -297,12 +333,11 @@ class Client:
                     f"the WeChat API did not answer {method} {path} ({failure})",
                     may_have_arrived=not never_sent,
                 )
-            if response.status_code >= 500 and attempt < self.retries and idempotent:
+            if retry_5xx:
                 response.close()
                 attempt += 1
                 self._sleep(attempt)
                 continue
-            result = self._decode(response, stream)
             if isinstance(result, requests.Response):
                 return result
             errcode = _errcode(result)

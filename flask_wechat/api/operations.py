@@ -1,7 +1,9 @@
-"""Running an Official Account: API quotas, the menu as the admin console has
-it, the blacklist, and which customer-service staff are online.
+"""Running an Official Account: API quotas and rids, the menu as the admin
+console has it, the blacklist, and which customer-service staff are online.
 
 https://developers.weixin.qq.com/doc/offiaccount/openApi/clear_quota.html,
+https://developers.weixin.qq.com/doc/offiaccount/openApi/get_api_quota.html,
+https://developers.weixin.qq.com/doc/offiaccount/openApi/get_rid_info.html,
 https://developers.weixin.qq.com/doc/offiaccount/Custom_Menus/Getting_Custom_Menu_Configurations.html,
 https://developers.weixin.qq.com/doc/offiaccount/User_Management/Manage_blacklist.html,
 https://developers.weixin.qq.com/doc/offiaccount/Customer_Service/Customer_Service_Management.html
@@ -29,6 +31,23 @@ class OperationsAPI(APIModule):
         """Reset the account's daily API call counts (after 45009
         :class:`~flask_wechat.errors.QuotaExceeded`); WeChat allows it 10 times a month."""
         return self.client.post("/cgi-bin/clear_quota", {"appid": self.client.account.app_id})
+
+    def get_api_quota(self, cgi_path: str) -> JSON:
+        """Today's quota of one API, e.g. ``"/cgi-bin/message/custom/send"`` (the
+        path without host, with its leading ``/``): ``daily_limit``, ``used`` and
+        ``remain``. ``/sns/`` APIs have none (76022)."""
+        data = self.client.post(
+            "/cgi-bin/openapi/quota/get", {"cgi_path": cgi_path}, idempotent=True
+        )
+        return dict(data.get("quota") or {})
+
+    def get_rid_info(self, rid: str) -> JSON:
+        """What WeChat kept of a failed call of this account, by the ``rid`` of its
+        error (:attr:`APIError.rid <flask_wechat.errors.APIError.rid>`; kept 7 days):
+        WeChat's ``request`` object — ``invoke_time``, ``cost_in_ms``,
+        ``request_url``, ``request_body``, ``response_body``, ``client_ip``."""
+        data = self.client.post("/cgi-bin/openapi/rid/get", {"rid": rid}, idempotent=True)
+        return dict(data.get("request") or {})
 
     def get_current_selfmenu_info(self) -> JSON:
         """The menu in effect, whether made through the API or the admin console:

@@ -11,6 +11,7 @@ import typing as t
 
 from flask import Blueprint, Response
 
+from .. import observe
 from ..edge import current_request
 from .component import add_component_routes, authorizer_callback
 from .miniprogram import MiniProgramCallback
@@ -40,7 +41,8 @@ def _view(state: WeChatState, account_name: str) -> t.Callable[[], Response]:
         endpoint = callbacks[account_name]
         if current_request().method == "GET":
             return endpoint.get()
-        return endpoint.post()
+        with observe.callback(account_name):  # callback_handled, the wechat.callback span
+            return endpoint.post()
 
     callback.__name__ = f"callback_{account_name}"
     return callback

@@ -25,7 +25,7 @@ import typing as t
 
 from flask import Blueprint, Response, current_app
 
-from .. import signals
+from .. import observe, signals
 from ..component import RELEASE_TEST_APP_IDS
 from ..edge import (
     SUCCESS,
@@ -109,7 +109,9 @@ class ComponentAuthCallback(EncryptedOnly):
         if claim.status == "replayed":
             return reject(app, name, ReplayedRequest("replayed request"))
         if claim.status == "duplicate":
+            observe.settled("duplicate", info_type)
             return SUCCESS.to_response()
+        observe.settled("success", info_type)
         try:
             self.receive_push(app, info_type, fields)
         except Exception as exc:  # WeChat pushes again; the site must not answer 5xx
@@ -199,9 +201,12 @@ class ComponentMessageCallback(EncryptedOnly):
         if claim.status == "replayed":
             return reject(app, self.account.name, ReplayedRequest("replayed request"))
         if claim.status == "duplicate":
+            observe.decided("duplicate", message)
             return SUCCESS.to_response()
         if reply is not None:
+            observe.decided("reply", message)
             return self.render(message, inbound, reply).to_response()
+        observe.decided("success", message)
         if code and message.source:
             # The code is an authorization code: it never goes on a queue.
             thread = threading.Thread(
@@ -243,9 +248,16 @@ def add_component_routes(blueprint: Blueprint, state: WeChatState) -> None:
     def component_auth() -> Response:
         if current_request().method == "GET":
             return auth.get()
-        return auth.post()
+        with observe.callback(auth.account.name):  # callback_handled, the wechat.callback span
+            return auth.post()
 
     def component_callback(app_id: str) -> Response:
+        if current_request().method == "GET":
+            return authorizer_endpoint(app_id, lambda endpoint: endpoint.get())
+        with observe.callback(app_id[:_LONGEST_APP_ID]):  # as every account's callback
+            return authorizer_endpoint(app_id, lambda endpoint: endpoint.post())
+
+    def authorizer_endpoint(app_id: str, answer: t.Callable[[Callback], Response]) -> Response:
         try:
             if len(app_id) > _LONGEST_APP_ID:  # not worth a look in the store
                 raise LookupError(app_id[:_LONGEST_APP_ID])
@@ -254,9 +266,7 @@ def add_component_routes(blueprint: Blueprint, state: WeChatState) -> None:
             app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
             unknown = RejectedRequest("unknown account", 404)
             return reject(app, app_id[:_LONGEST_APP_ID], unknown)
-        if current_request().method == "GET":
-            return endpoint.get()
-        return endpoint.post()
+        return answer(endpoint)
 
     blueprint.add_url_rule(
         component.settings.auth_url,

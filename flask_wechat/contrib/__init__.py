@@ -9,7 +9,9 @@ to :func:`run_queued`, which both adapters share:
 * a task whose id the shared store marks ``done`` is not performed again (a
   worker killed after its send re-runs the job; the store remembers it ran);
 * a :func:`~flask_wechat.tasks.retryable` failure before the last attempt raises
-  :class:`RetryLater`, which the queue retries with its own backoff;
+  :class:`RetryLater`, which the queue retries with its own backoff; WeChat's
+  per-minute limit (45011, :class:`~flask_wechat.errors.RateLimited`) too, but
+  not before the next minute (:attr:`RetryLater.delay`);
 * a failure for good (not retryable, or the last attempt) is logged and sent as
   ``signals.delivery_failed`` once, in the worker; the job then ends.
 """
@@ -23,7 +25,7 @@ import typing as t
 
 from flask import Flask
 
-from ..errors import PermanentFailure, StoreUnavailable
+from ..errors import PermanentFailure, RateLimited, StoreUnavailable
 from ..tasks import Task, perform, report_failure, retryable
 
 if t.TYPE_CHECKING:
@@ -44,7 +46,12 @@ _apps_lock = threading.Lock()
 
 
 class RetryLater(Exception):
-    """A retryable failure: the queue should try the task again later."""
+    """A retryable failure: the queue should try the task again later — not
+    before :attr:`delay` seconds when that is given (WeChat's per-minute limit)."""
+
+    def __init__(self, what: str, delay: float | None = None) -> None:
+        super().__init__(what)
+        self.delay = delay
 
 
 def load_app(app_import: str) -> Flask:
@@ -96,11 +103,13 @@ def run_queued(app: Flask, data: t.Mapping[str, t.Any], *, final: bool) -> Outco
     try:
         perform(app, task)
     except Exception as exc:
-        if retryable(exc) and not final:
+        limited = isinstance(exc, RateLimited)
+        if (retryable(exc) or limited) and not final:
             logger.warning(
                 "flask_wechat will retry a %s task for %r: %s", task.name, task.account, exc
             )
-            raise RetryLater(f"{type(exc).__name__}: {exc}") from None
+            delay = exc.retry_after if isinstance(exc, RateLimited) else None
+            raise RetryLater(f"{type(exc).__name__}: {exc}", delay) from None
         report_failure(app, task, exc)
         return "failed"
     try:

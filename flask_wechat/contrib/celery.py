@@ -43,7 +43,13 @@ def perform_task(self: CeleryTask, data: dict[str, t.Any], app_import: str) -> O
     app = load_app(app_import)
     max_retries = self.max_retries
     final = max_retries is not None and self.request.retries >= max_retries
-    return run_queued(app, data, final=final)
+    try:
+        return run_queued(app, data, final=final)
+    except RetryLater as exc:
+        if exc.delay is None:
+            raise  # autoretry_for: the usual backoff
+        # 45011: at the next minute (the broker's visibility_timeout must exceed 60 s)
+        raise self.retry(exc=exc, countdown=exc.delay) from None
 
 
 class CeleryRunner:

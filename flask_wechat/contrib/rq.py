@@ -23,16 +23,18 @@ the shared store's ``done`` mark keeps a job that had finished from running twic
 from __future__ import annotations
 
 import json
+import math
 import typing as t
 from collections.abc import Sequence
 
 from rq import Retry, get_current_job
 
-from . import Outcome, load_app, run_queued
+from . import Outcome, RetryLater, load_app, run_queued
 
 if t.TYPE_CHECKING:
     from flask import Flask
     from rq import Queue
+    from rq.job import Job
 
     from ..tasks import Task
 
@@ -45,7 +47,21 @@ def perform_job(task_json: str, app_import: str) -> Outcome:
     app = load_app(app_import)
     job = get_current_job()
     final = job is None or not job.retries_left
-    return run_queued(app, json.loads(task_json), final=final)
+    try:
+        return run_queued(app, json.loads(task_json), final=final)
+    except RetryLater as exc:
+        if exc.delay is not None and job is not None:
+            _retry_in(job, exc.delay)
+        raise
+
+
+def _retry_in(job: Job, seconds: float) -> None:
+    """Have RQ's coming retry of ``job`` wait at least ``seconds`` (45011: until
+    the next minute) instead of its usual interval."""
+    intervals = list(job.retry_intervals or [0])
+    index = max(len(intervals) - (job.retries_left or 0), 0)
+    intervals[index] = max(intervals[index], math.ceil(seconds))
+    job.retry_intervals = intervals
 
 
 class RQRunner:

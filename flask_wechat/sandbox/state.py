@@ -44,6 +44,19 @@ SERVICE_WINDOW = 48 * 3600
 KF_ANSWERS = 5
 #: How long a template message's ``client_msg_id`` blocks a repeat (WeChat: 10 minutes).
 CLIENT_MSG_ID_WINDOW = 600
+#: How many calls an app may make to one API path a day, where the sandbox knows
+#: WeChat's figure; other paths allow :data:`DEFAULT_DAILY_LIMIT`. Change one with
+#: :meth:`SandboxState.set_daily_limit`; ``/cgi-bin/openapi/quota/get`` reports them.
+DAILY_LIMITS: dict[str, int] = {
+    "/cgi-bin/token": 2000,
+    "/cgi-bin/menu/create": 1000,
+    "/cgi-bin/message/custom/send": 500000,
+}
+DEFAULT_DAILY_LIMIT = 100000
+#: How long WeChat keeps a rid for ``/cgi-bin/openapi/rid/get`` (7 days).
+RID_TTL = 7 * 24 * 3600
+#: WeChat's daily quotas start again at midnight in China (UTC+8).
+_QUOTA_DAY_OFFSET = 8 * 3600
 
 #: WeChat's own wording for the errcodes the sandbox answers.
 ERRMSGS: dict[int, str] = {
@@ -80,6 +93,7 @@ ERRMSGS: dict[int, str] = {
     40125: "invalid appsecret",
     40129: "invalid user_ticket",
     40163: "code been used",
+    40164: "invalid ip, not in whitelist",
     40165: "invalid weapp pagepath",
     40212: "invalid scene",
     41001: "access_token missing",
@@ -105,6 +119,7 @@ ERRMSGS: dict[int, str] = {
     45002: "content size out of limit",
     45008: "article size out of limit",
     45009: "reach max api daily quota limit",
+    45011: "api minute-quota reach limit  mustslower  retry next minute",
     45015: "response out of time limit",
     45026: "template size out of limit",
     45056: "too many tags",
@@ -128,6 +143,11 @@ ERRMSGS: dict[int, str] = {
     65404: "invalid kf_account",
     65405: "too many kf_account",
     65406: "kf_account exsited",
+    76001: "rid not found",
+    76002: "rid is error",
+    76003: "invalid cgi_path",
+    76021: "cgi_path not found, please check",
+    76022: "could not use this cgi_path, no permission",
     81013: "user & party & tag all invalid",
     87014: "risky content",
     95000: "invalid open_kfid",
@@ -144,11 +164,17 @@ _SYSTEM_TAGS = {2: "星标组"}
 
 
 class APIFault(Exception):
-    """A WeChat error answer: the endpoint stops and answers ``errcode``/``errmsg``."""
+    """A WeChat error answer: the endpoint stops and answers ``errcode``/``errmsg``.
 
-    def __init__(self, errcode: int, errmsg: str | None = None) -> None:
+    Like WeChat's, the answer's ``errmsg`` ends with a ``rid`` that
+    ``/cgi-bin/openapi/rid/get`` looks up — unless ``verbatim`` (a test's own
+    ``errmsg`` given to :meth:`SandboxState.fail`, answered exactly as given).
+    """
+
+    def __init__(self, errcode: int, errmsg: str | None = None, *, verbatim: bool = False) -> None:
         self.errcode = errcode
         self.errmsg = errmsg if errmsg is not None else ERRMSGS.get(errcode, "sandbox error")
+        self.verbatim = verbatim
         super().__init__(f"{errcode}: {self.errmsg}")
 
 
@@ -311,6 +337,16 @@ class _Fault:
     errmsg: str
     remaining: int | None
     status: int
+    verbatim: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class RidRecord:
+    """A failed call remembered under its rid: who made it and what
+    ``/cgi-bin/openapi/rid/get`` tells about it."""
+
+    app_id: str | None
+    request: dict[str, t.Any]
 
 
 class SandboxState:
@@ -362,6 +398,14 @@ class SandboxState:
         self._counts: Counter[str] = Counter()
         self._sent: list[dict[str, t.Any]] = []
         self.token_requests = 0
+        #: (AppID, path) -> calls today; the day they count for; each path's limit.
+        self._daily: Counter[tuple[str, str]] = Counter()
+        self._quota_day = self._today()
+        self._daily_limits = dict(DAILY_LIMITS)
+        #: rid -> the failed call it names (``/cgi-bin/openapi/rid/get``).
+        self._rids: dict[str, RidRecord] = {}
+        #: The paths the sandbox serves (set by its HTTP app): what quotas apply to.
+        self.known_paths: frozenset[str] = frozenset()
         self.apps: dict[str, AppData] = {}
         self._init_data()
         self.register(SANDBOX_APP_ID, SANDBOX_APP_SECRET, kind="mp")
@@ -531,7 +575,9 @@ class SandboxState:
             raise ValueError("times must be a positive number or None")
         message = errmsg if errmsg is not None else ERRMSGS.get(errcode, "sandbox fault")
         with self.lock:
-            self._faults.append(_Fault(path, errcode, message, times, status))
+            self._faults.append(
+                _Fault(path, errcode, message, times, status, verbatim=errmsg is not None)
+            )
 
     def clear_quota_faults(self) -> None:
         """Drop the injected 45009 (quota) faults, as ``clear_quota`` resets quotas."""
@@ -583,7 +629,87 @@ class SandboxState:
                 chosen.remaining -= 1
                 if chosen.remaining <= 0:
                     self._faults.remove(chosen)
-            return APIFault(chosen.errcode, chosen.errmsg), chosen.status
+            return APIFault(chosen.errcode, chosen.errmsg, verbatim=chosen.verbatim), chosen.status
+
+    # -- daily quotas and rids ------------------------------------------------------
+
+    def _today(self) -> int:
+        return int((self.clock() + _QUOTA_DAY_OFFSET) // 86400)
+
+    def set_daily_limit(self, path: str, limit: int) -> None:
+        """Let each app call ``path`` ``limit`` times a day (then 45009)."""
+        with self.lock:
+            self._daily_limits[path] = limit
+
+    def daily_limit(self, path: str) -> int:
+        """How many calls of ``path`` an app may make a day."""
+        with self.lock:
+            return self._daily_limits.get(path, DEFAULT_DAILY_LIMIT)
+
+    def count_daily(self, path: str, params: dict[str, str], body: t.Any) -> APIFault | None:
+        """Count a call of ``path`` against its caller's daily quota; the 45009
+        fault when the quota is used up (the call is still counted, as WeChat
+        reports it in ``used``)."""
+        with self.lock:
+            if path not in self.known_paths:
+                return None
+            app_id, _ = self._caller(params, body)
+            if app_id is None:
+                return None
+            self._roll_day()
+            self._daily[app_id, path] += 1
+            if self._daily[app_id, path] > self.daily_limit(path):
+                return APIFault(45009)
+            return None
+
+    def quota(self, app_id: str, path: str) -> dict[str, int]:
+        """``daily_limit``, ``used`` and ``remain`` of ``path`` for ``app_id`` today."""
+        with self.lock:
+            self._roll_day()
+            limit = self.daily_limit(path)
+            used = min(self._daily[app_id, path], limit)
+            return {"daily_limit": limit, "used": used, "remain": limit - used}
+
+    def clear_daily(self, app_id: str) -> None:
+        """Reset every daily count of ``app_id`` (``clear_quota``)."""
+        with self.lock:
+            for key in [key for key in self._daily if key[0] == app_id]:
+                del self._daily[key]
+
+    def _roll_day(self) -> None:
+        today = self._today()
+        if today != self._quota_day:
+            self._daily.clear()
+            self._quota_day = today
+
+    def new_rid(self) -> str:
+        """A rid shaped like WeChat's: the time in hex, then two random parts."""
+        return f"{int(self.clock()):08x}-{secrets.token_hex(4)}-{secrets.token_hex(4)}"
+
+    def remember_rid(
+        self, rid: str, params: dict[str, str], body: t.Any, request: dict[str, t.Any]
+    ) -> None:
+        """Keep a failed call under ``rid`` for the caller the request names."""
+        with self.lock:
+            app_id, _ = self._caller(params, body)
+            now = self.clock()
+            for old in [
+                key
+                for key, kept in self._rids.items()
+                if kept.request["invoke_time"] < now - RID_TTL
+            ]:
+                del self._rids[old]
+            self._rids[rid] = RidRecord(app_id, request)
+
+    def rid_request(self, app_id: str, rid: str) -> dict[str, t.Any] | None:
+        """What ``rid`` names, if it is ``app_id``'s and not older than 7 days."""
+        with self.lock:
+            kept = self._rids.get(rid)
+            if kept is None or kept.app_id != app_id:
+                return None
+            if kept.request["invoke_time"] < self.clock() - RID_TTL:
+                return None
+            return dict(kept.request)
 
     def record_sent(self, kind: str, body: dict[str, t.Any], app: Registration) -> None:
         """Remember an accepted message with the app that sent it (``app_id``;
@@ -605,6 +731,9 @@ class SandboxState:
             self._counts.clear()
             self._sent.clear()
             self.token_requests = 0
+            self._daily.clear()
+            self._daily_limits = dict(DAILY_LIMITS)
+            self._rids.clear()
             if data:
                 self.codes.clear()
                 self.components.clear()

@@ -91,7 +91,8 @@ def test_system_busy_forever_gives_up(fast: Client, sandbox: Sandbox) -> None:
     assert type(caught.value) is SystemBusy
     assert isinstance(caught.value, APIError)
     assert caught.value.errcode == -1
-    assert caught.value.errmsg == ERRMSGS[-1]
+    assert caught.value.errmsg.startswith(ERRMSGS[-1] + " rid: ")
+    assert caught.value.rid is not None
     assert sandbox.count(CALLBACK_IP) == fast.retries + 1
 
 
@@ -199,7 +200,7 @@ def test_real_errcode_from_the_sandbox(fast: Client, sandbox: Sandbox) -> None:
         fast.post(SEND, {"msgtype": "text", "text": {"content": "x"}})
     assert type(caught.value) is APIError
     assert caught.value.errcode == 40003
-    assert caught.value.errmsg == ERRMSGS[40003]
+    assert caught.value.errmsg == f"{ERRMSGS[40003]} rid: {caught.value.rid}"
 
 
 def test_revoked_token_is_refreshed_once(fast: Client, sandbox: Sandbox) -> None:

@@ -79,3 +79,88 @@ def test_online_kf_list(client: Client, sandbox: Sandbox) -> None:
         1,
         2,
     )
+
+
+def test_api_quota_counts_calls_per_path(client: Client, sandbox: Sandbox) -> None:
+    client.menus.create({"button": [{"type": "click", "name": "a", "key": "k"}]})
+    client.menus.create({"button": [{"type": "click", "name": "b", "key": "k"}]})
+    assert client.operations.get_api_quota("/cgi-bin/menu/create") == {
+        "daily_limit": 1000,
+        "used": 2,
+        "remain": 998,
+    }
+    assert client.operations.get_api_quota("/cgi-bin/token")["used"] == 1
+    assert posted(sandbox, "/cgi-bin/openapi/quota/get")[0] == {"cgi_path": "/cgi-bin/menu/create"}
+
+
+def test_api_quota_refuses_what_wechat_refuses(client: Client) -> None:
+    for cgi_path, errcode in (
+        ("https://api.weixin.qq.com/cgi-bin/menu/create", 76003),
+        ("cgi-bin/menu/create", 76003),
+        ("/sns/oauth2/access_token", 76022),
+        ("/cgi-bin/no/such/api", 76021),
+    ):
+        with pytest.raises(APIError) as info:
+            client.operations.get_api_quota(cgi_path)
+        assert info.value.errcode == errcode, cgi_path
+
+
+def test_daily_quota_runs_out_with_45009(client: Client, sandbox: Sandbox) -> None:
+    sandbox.set_daily_limit("/cgi-bin/menu/get", 2)
+    for _ in range(2):
+        with pytest.raises(APIError) as info:
+            client.menus.get()
+        assert info.value.errcode == 46003  # no menu yet, but answered
+    with pytest.raises(QuotaExceeded) as exceeded:
+        client.menus.get()
+    assert exceeded.value.rid is not None
+    assert client.operations.get_api_quota("/cgi-bin/menu/get") == {
+        "daily_limit": 2,
+        "used": 2,
+        "remain": 0,
+    }
+    client.operations.clear_quota()
+    assert client.operations.get_api_quota("/cgi-bin/menu/get")["used"] == 0
+
+
+def test_rid_info_of_a_failed_call(client: Client, sandbox: Sandbox) -> None:
+    with pytest.raises(APIError) as info:
+        client.post("/cgi-bin/message/custom/send", {"msgtype": "text", "text": {"content": "x"}})
+    rid = info.value.rid
+    assert rid is not None
+    request = client.operations.get_rid_info(rid)
+    assert set(request) == {
+        "invoke_time",
+        "cost_in_ms",
+        "request_url",
+        "request_body",
+        "response_body",
+        "client_ip",
+    }
+    assert rid in request["response_body"]
+    assert '"msgtype":"text"' in request["request_body"]
+    assert client.access_token not in request["request_url"]  # cut short, as WeChat does
+    assert request["request_url"].startswith("access_token=")
+    assert request["client_ip"] == "127.0.0.1"
+
+
+def test_rid_info_refuses_unknown_and_malformed_rids(client: Client) -> None:
+    with pytest.raises(APIError) as info:
+        client.operations.get_rid_info("6638c156-2d826832-17af344b")
+    assert info.value.errcode == 76001
+    with pytest.raises(APIError) as info:
+        client.operations.get_rid_info("not a rid")
+    assert info.value.errcode == 76002
+
+
+def test_rid_info_is_only_for_the_same_account(
+    make_client: t.Callable[..., Client], client: Client, sandbox: Sandbox
+) -> None:
+    with pytest.raises(APIError) as info:
+        client.menus.get()
+    assert info.value.rid is not None
+    sandbox.register("wxsecondaccount0001", "second-secret")
+    other = make_client(WECHAT_APP_ID="wxsecondaccount0001", WECHAT_APP_SECRET="second-secret")
+    with pytest.raises(APIError) as refused:
+        other.operations.get_rid_info(info.value.rid)
+    assert refused.value.errcode == 76001

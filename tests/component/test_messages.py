@@ -207,3 +207,18 @@ def test_messages_are_served_with_the_authorizer_store_down(sandbox: Sandbox) ->
     # and a forged request is still refused: the signature does not depend on the store
     response = site.app.test_client().post(f"/wechat/component/{AUTHORIZER}", data=b"<xml/>")
     assert 400 <= response.status_code < 500
+
+
+def test_callback_handled_for_authorizers_and_pushes(site: Site, sandbox: Sandbox) -> None:
+    """One ``callback_handled`` per request on both URLs, as for any account."""
+    connect(site)
+    site.wechat.on("text")(lambda message: "pong")
+    with recording(signals.callback_handled, site.app) as handled:
+        assert WeChatTestClient(site.app, AUTHORIZER).text("ping").content == "pong"
+        site.app.test_client().post("/wechat/component/wxnotauthorized0000", data=b"x")
+        site.component.push_ticket(site.app.test_client())
+    assert [(c["account"], c["name"], c["outcome"]) for c in handled.calls] == [
+        (AUTHORIZER, "text", "reply"),
+        ("wxnotauthorized0000", None, "rejected"),
+        ("component", "component_verify_ticket", "success"),
+    ]

@@ -25,6 +25,8 @@ RELAY_ENV = "FLASK_WECHAT_QT_RELAY"
 RUNNER_ENV = "FLASK_WECHAT_QT_RUNNER"
 QUEUE_ENV = "FLASK_WECHAT_QT_QUEUE"
 IMAGE_ENV = "FLASK_WECHAT_QT_IMAGE"
+#: when set, a file where the site's OpenTelemetry spans go (web side and workers).
+SPANS_ENV = "FLASK_WECHAT_QT_SPANS"
 
 APP_IMPORT = "tests.contrib.queue_app:create_app"
 TOKEN = "queue-token"
@@ -90,4 +92,8 @@ def create_app() -> Flask:
         recorder.rpush(FAILED_KEY, task.id)
 
     app.extensions["queue_test_receiver"] = failed  # keep the weak receiver alive
+    if os.environ.get(SPANS_ENV):
+        from .spans_file import instrument_to_file
+
+        app.extensions["queue_test_otel"] = instrument_to_file(wechat, os.environ[SPANS_ENV])
     return app

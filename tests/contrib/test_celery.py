@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import time
 import typing as t
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,8 @@ from flask_wechat.testing import WeChatTestClient
 
 from .conftest import BIN, UPLOAD, Site, assert_no_secret, make_site, uploads, wait_for
 from .queue_app import FAILED_KEY
+
+SEND = "/cgi-bin/message/custom/send"
 
 pytestmark = pytest.mark.redis
 
@@ -131,3 +135,23 @@ def test_wechat_down_retried_then_reported_once(
         assert failed == [args[0]["id"].encode()]
         log = worker.log_text()
         assert log.count("will retry") == 2  # max_retries=2, then reported
+
+
+def test_rate_limited_send_waits_for_the_next_minute(site: Site) -> None:
+    """45011: Celery retries the task when WeChat counts again, not after its backoff."""
+    if time.time() % 60 > 40:  # keep the coming minute well apart from the backoff
+        time.sleep(61 - time.time() % 60)
+    site.sandbox.fail(SEND, 45011)
+    WeChatTestClient(site.app).text("late and limited", FromUserName=SANDBOX_OPENID)
+    worker = site.worker()
+
+    def retry_in() -> float | None:
+        found = re.search(r"Retry in ([\d.]+)s", worker.log_text())
+        return float(found[1]) if found else None
+
+    countdown = wait_for("the retry", retry_in, log=worker.log)
+    failed_at = time.time()
+    assert abs(countdown - (60 - failed_at % 60)) <= 2
+    time.sleep(3)  # past the usual backoff: nothing was sent again
+    assert site.sandbox.count(SEND) == 1
+    assert site.sandbox.sent == []

@@ -7,7 +7,7 @@ from flask import Flask
 
 from flask_wechat import WeChat, signals
 from flask_wechat.contrib import RetryLater, _apps, load_app, run_queued
-from flask_wechat.errors import PermanentFailure, TokenUnavailable, TransportError
+from flask_wechat.errors import PermanentFailure, TokenUnavailable, TransportError, api_error
 from flask_wechat.tasks import Task, retryable
 
 INSTANCE = Flask("instance")
@@ -29,6 +29,8 @@ def factory() -> Flask:
             raise TransportError("refused", may_have_arrived=False)
         if task.payload["how"] == "timeout":
             raise TransportError("read timeout", may_have_arrived=True)
+        if task.payload["how"] == "limited":
+            raise api_error(45011, "api minute-quota reach limit rid: 0-0-0")
 
     state.tasks.register("flaky", flaky)
     return app
@@ -77,4 +79,22 @@ def test_run_queued_retries_skips_done_and_reports_once() -> None:
         assert run_queued(app, {"v": 99, "name": "x"}, final=False) == "failed"
     finally:
         signals.delivery_failed.disconnect(failed, app)
+        _apps.clear()
+
+
+def test_run_queued_retries_45011_at_the_next_minute() -> None:
+    _apps.clear()
+    app = load_app(f"{__name__}:factory")
+    try:
+        limited = Task("flaky", "default", {"how": "limited"}).to_data()
+        with pytest.raises(RetryLater) as caught:
+            run_queued(app, limited, final=False)
+        assert caught.value.delay is not None
+        assert 0 < caught.value.delay <= 60
+        assert run_queued(app, limited, final=True) == "failed"
+        refused = Task("flaky", "default", {"how": "refused"}).to_data()
+        with pytest.raises(RetryLater) as usual:
+            run_queued(app, refused, final=False)
+        assert usual.value.delay is None  # the queue's own backoff
+    finally:
         _apps.clear()

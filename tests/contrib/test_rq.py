@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rq import Queue
 from rq.job import Job
-from rq.registry import StartedJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.scheduler import RQScheduler
 
 from flask_wechat.contrib.rq import JOB_FUNCTION
@@ -20,6 +20,8 @@ from flask_wechat.testing import WeChatTestClient
 
 from .conftest import BIN, UPLOAD, Site, assert_no_secret, make_site, uploads, wait_for
 from .queue_app import FAILED_KEY
+
+SEND = "/cgi-bin/message/custom/send"
 
 pytestmark = pytest.mark.redis
 
@@ -139,3 +141,22 @@ def test_wechat_down_retried_then_reported_once(
         assert job.retries_left == 0  # RQ retried it twice before
         log = worker.log_text()
         assert "retry" in log
+
+
+def test_rate_limited_send_waits_for_the_next_minute(site: Site) -> None:
+    """45011: RQ retries the job when WeChat counts again, not at its usual interval."""
+    if time.time() % 60 > 40:  # keep the coming minute well apart from the 1 s interval
+        time.sleep(61 - time.time() % 60)
+    site.sandbox.fail(SEND, 45011)
+    WeChatTestClient(site.app).text("late and limited", FromUserName=SANDBOX_OPENID)
+    (job,) = queued_jobs(site)
+    worker = site.worker()
+    scheduled = ScheduledJobRegistry(site.queue, connection=site.redis)  # type: ignore[no-untyped-call]
+    wait_for("the retry to be scheduled", lambda: job.id in scheduled.get_job_ids(), log=worker.log)
+    failed_at = time.time()
+    next_minute = failed_at - failed_at % 60 + 60
+    when = scheduled.get_scheduled_time(job).timestamp()
+    assert next_minute - 1 <= when <= next_minute + 2
+    time.sleep(2.5)  # past the queue's usual 1 s interval: nothing was sent again
+    assert site.sandbox.count(SEND) == 1
+    assert site.sandbox.sent == []

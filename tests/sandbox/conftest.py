@@ -3,6 +3,7 @@ real HTTP on loopback with ``requests``."""
 
 from __future__ import annotations
 
+import re
 import typing as t
 from collections.abc import Iterator
 
@@ -18,6 +19,15 @@ from flask_wechat.sandbox import (
 )
 
 JSON = dict[str, t.Any]
+
+
+def no_rid(answer: JSON) -> JSON:
+    """An error answer without the `` rid: …`` WeChat (and the sandbox) end
+    ``errmsg`` with; fails if the rid is missing."""
+    errmsg, found, rid = str(answer["errmsg"]).rpartition(" rid: ")
+    assert found, f"no rid in {answer['errmsg']!r}"
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}", rid)
+    return {**answer, "errmsg": errmsg}
 
 
 class Clock:

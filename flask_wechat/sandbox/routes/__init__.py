@@ -7,6 +7,7 @@ endpoints in its own :class:`~.base.RouteTable` (``routes``), and
 
 from __future__ import annotations
 
+import time
 import typing as t
 
 from flask import Flask, Response, g, request
@@ -31,7 +32,7 @@ from . import (
     users,
     work,
 )
-from .base import RouteTable, error_answer, make_view, read_body
+from .base import STATE_KEY, RouteTable, error_answer, make_view, read_body
 
 #: The route table of every API domain the sandbox serves.
 DOMAINS: tuple[RouteTable, ...] = (
@@ -58,14 +59,22 @@ def create_app(state: SandboxState, tables: t.Iterable[RouteTable] = DOMAINS) ->
     """A Flask app serving the endpoints of ``tables`` (every domain) out of ``state``."""
     app = Flask("flask_wechat.sandbox")
     app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024
+    app.extensions[STATE_KEY] = state
+    tables = list(tables)
+    state.known_paths = frozenset(route.rule for table in tables for route in table)
 
     @app.before_request
     def arrive() -> Response | None:
+        g.sandbox_started = time.monotonic()
         body, problem = read_body()
         g.sandbox_body = body
         g.sandbox_body_problem = problem
-        wait = state.arrive(request.method, request.path, request.args.to_dict(), body)
+        args = request.args.to_dict()
+        wait = state.arrive(request.method, request.path, args, body)
         fault = state.take_fault(request.path)
+        if fault is None:
+            over = state.count_daily(request.path, args, body)
+            fault = None if over is None else (over, 200)
         if wait > 0:
             state.stopping.wait(wait)
         if fault is not None:

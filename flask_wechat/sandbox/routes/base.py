@@ -14,9 +14,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 import typing as t
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 
 from ..state import APIFault, AppData, Registration, SandboxState
 
@@ -157,8 +158,38 @@ def json_answer(payload: JSONDict, status: int = 200) -> Response:
     return Response(body, status=status, content_type="application/json")
 
 
+#: Where the sandbox's Flask app keeps its state (for :func:`error_answer`).
+STATE_KEY = "flask_wechat_sandbox"
+
+
 def error_answer(fault: APIFault, status: int = 200) -> Response:
-    return json_answer({"errcode": fault.errcode, "errmsg": fault.errmsg}, status)
+    """WeChat's error answer: ``errmsg`` ends with a rid, and the call is kept
+    under it for ``/cgi-bin/openapi/rid/get``."""
+    state: SandboxState | None = current_app.extensions.get(STATE_KEY)
+    if state is None or fault.verbatim:
+        return json_answer({"errcode": fault.errcode, "errmsg": fault.errmsg}, status)
+    rid = state.new_rid()
+    payload = {"errcode": fault.errcode, "errmsg": f"{fault.errmsg} rid: {rid}"}
+    answer = json_answer(payload, status)
+    started = g.get("sandbox_started", time.monotonic())
+    call = {
+        "invoke_time": int(state.clock()),
+        "cost_in_ms": int((time.monotonic() - started) * 1000),
+        "request_url": _masked_query(request.args.to_dict()),
+        "request_body": request.get_data(cache=True)[:4096].decode("utf-8", "replace"),
+        "response_body": answer.get_data(as_text=True),
+        "client_ip": request.remote_addr or "",
+    }
+    state.remember_rid(rid, request.args.to_dict(), g.get("sandbox_body"), call)
+    return answer
+
+
+def _masked_query(args: dict[str, str]) -> str:
+    """The query string as WeChat's rid lookup shows it: credentials cut short."""
+    hidden = ("access_token", "secret", "corpsecret", "code", "js_code")
+    return "&".join(
+        f"{name}={value[:6] + 'xxxx' if name in hidden else value}" for name, value in args.items()
+    )
 
 
 def ok(**extra: t.Any) -> JSONDict:

@@ -1,8 +1,9 @@
-"""Running an Official Account: ``clear_quota``, the current menu configuration,
-the blacklist and the online customer-service staff."""
+"""Running an Official Account: ``clear_quota``, API quotas and rids, the
+current menu configuration, the blacklist and the online customer-service staff."""
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from ..state import APIFault
@@ -12,6 +13,8 @@ routes = RouteTable()
 
 #: How often an account may clear its quota (WeChat: 10 times a month).
 MAX_QUOTA_CLEARS = 10
+#: A rid as WeChat writes it: three groups of hex digits.
+RID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}")
 
 
 @routes.endpoint("/cgi-bin/clear_quota", methods=("POST",))
@@ -23,7 +26,37 @@ def clear_quota(ctx: Context) -> Answer:
         raise APIFault(48006)
     ctx.data.quota_clears += 1
     ctx.state.clear_quota_faults()
+    ctx.state.clear_daily(ctx.app.app_id)
     return ok()
+
+
+@routes.endpoint("/cgi-bin/openapi/quota/get", methods=("POST",))
+def get_api_quota(ctx: Context) -> Answer:
+    """The caller's daily quota of one API path, counted by the sandbox.
+
+    As WeChat: the path must be given without host and with its leading ``/``
+    (76003), ``/sns/`` paths have no quota here (76022), an unknown path is 76021.
+    """
+    cgi_path = to_text(ctx.json().get("cgi_path"))
+    if not cgi_path.startswith("/") or "://" in cgi_path:
+        raise APIFault(76003)
+    if "/sns/" in cgi_path:
+        raise APIFault(76022)
+    if cgi_path not in ctx.state.known_paths:
+        raise APIFault(76021)
+    return ok(quota=ctx.state.quota(ctx.app.app_id, cgi_path))
+
+
+@routes.endpoint("/cgi-bin/openapi/rid/get", methods=("POST",))
+def get_rid_info(ctx: Context) -> Answer:
+    """What a rid of the caller's own failed calls names (seven days long)."""
+    rid = to_text(ctx.json().get("rid"))
+    if not RID.fullmatch(rid):
+        raise APIFault(76002)
+    found = ctx.state.rid_request(ctx.app.app_id, rid)
+    if found is None:
+        raise APIFault(76001)
+    return ok(request=found)
 
 
 def _selfmenu_button(button: JSONDict) -> JSONDict:
