@@ -26,9 +26,12 @@ import json
 import typing as t
 from collections.abc import Sequence
 
-from rq import Retry, get_current_job
+from . import DeliveryFailed, Outcome, check_app_import, load_app, missing_extra, run_queued
 
-from . import Outcome, load_app, run_queued
+try:
+    from rq import Retry, get_current_job
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised in a subprocess
+    raise missing_extra(exc, "rq") from None
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -41,11 +44,22 @@ JOB_FUNCTION = "flask_wechat.contrib.rq.perform_job"
 
 
 def perform_job(task_json: str, app_import: str) -> Outcome:
-    """Run in an RQ worker: perform the queued task on the site's app."""
+    """Run in an RQ worker: perform the queued task on the site's app.
+
+    A task that failed for good (reported already) raises :class:`DeliveryFailed`
+    with no retries left, so RQ puts the job in its ``FailedJobRegistry`` instead
+    of retrying it.
+    """
     app = load_app(app_import)
     job = get_current_job()
     final = job is None or not job.retries_left
-    return run_queued(app, json.loads(task_json), final=final)
+    data = json.loads(task_json)
+    outcome = run_queued(app, data, final=final)
+    if outcome == "failed":
+        if job is not None:
+            job.retries_left = 0  # reported once: RQ must not run it again
+        raise DeliveryFailed.of(data)
+    return outcome
 
 
 class RQRunner:
@@ -53,7 +67,7 @@ class RQRunner:
 
     :param queue: an ``rq.Queue``.
     :param app_import: ``"module:attribute"``, the site's Flask app or its factory,
-        as the workers import it.
+        as the workers import it (required; its shape is checked here).
     :param retries: retries of a task that failed on the way to WeChat.
     :param intervals: seconds before each retry (the last one repeats): by default
         the first retry comes within seconds and the last failure within a minute.
@@ -63,14 +77,14 @@ class RQRunner:
     def __init__(
         self,
         queue: Queue,
-        app_import: str = "mysite:create_app",
+        app_import: str,
         *,
         retries: int = 3,
         intervals: Sequence[int] = (2, 6, 15),
         job_timeout: int = 60,
     ) -> None:
         self.queue = queue
-        self.app_import = app_import
+        self.app_import = check_app_import(app_import)
         self.retries = retries
         self.intervals = list(intervals)
         self.job_timeout = job_timeout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import typing as t
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from flask_wechat.sandbox import SANDBOX_OPENID, RelayPlatform, Sandbox
 from flask_wechat.testing import WeChatTestClient
 
+from .celery_worker import CELERY_FAILURES_KEY
 from .conftest import BIN, UPLOAD, Site, assert_no_secret, make_site, uploads, wait_for
 from .queue_app import FAILED_KEY
 
@@ -129,5 +131,30 @@ def test_wechat_down_retried_then_reported_once(
             "the failure report", lambda: site.redis.lrange(FAILED_KEY, 0, -1), log=worker.log
         )
         assert failed == [args[0]["id"].encode()]
+        # Celery marks it FAILURE (what its monitoring lists), once, no retry after.
+        (failure,) = wait_for(
+            "Celery's FAILURE",
+            lambda: site.redis.lrange(CELERY_FAILURES_KEY, 0, -1),
+            log=worker.log,
+        )
+        assert failure.decode().endswith(" DeliveryFailed")
         log = worker.log_text()
         assert log.count("will retry") == 2  # max_retries=2, then reported
+        assert "DeliveryFailed" in log
+
+
+def test_refused_for_good_ends_failure_at_once_without_retry(site: Site) -> None:
+    """WeChat refusing a send (40003: the user never wrote) cannot be helped by a
+    retry: reported once, FAILURE in Celery, its retries unused."""
+    WeChatTestClient(site.app).text("late to a stranger", FromUserName="o-never-wrote")
+    worker = site.worker()
+    (failure,) = wait_for(
+        "Celery's FAILURE", lambda: site.redis.lrange(CELERY_FAILURES_KEY, 0, -1), log=worker.log
+    )
+    assert failure.decode().endswith(" DeliveryFailed")
+    assert len(site.redis.lrange(FAILED_KEY, 0, -1)) == 1
+    time.sleep(1.5)  # past the first retry's countdown: nothing comes back
+    assert len(site.redis.lrange(CELERY_FAILURES_KEY, 0, -1)) == 1
+    assert "will retry" not in worker.log_text()
+    sends = [call for call in site.sandbox.calls if "/message/custom/send" in call.path]
+    assert len(sends) == 1
