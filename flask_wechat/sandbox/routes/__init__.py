@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..state import APIFault, SandboxState
 from . import (
+    control,
     customer_service,
     kf,
     material,
@@ -59,6 +60,8 @@ def create_app(state: SandboxState, tables: t.Iterable[RouteTable] = DOMAINS) ->
 
     @app.before_request
     def arrive() -> Response | None:
+        if request.path.startswith(control.PREFIX + "/"):
+            return None  # the sandbox's own endpoints: not an API call
         body, problem = read_body()
         g.sandbox_body = body
         g.sandbox_body_problem = problem
@@ -91,6 +94,7 @@ def create_app(state: SandboxState, tables: t.Iterable[RouteTable] = DOMAINS) ->
             methods=list(route.methods),
             provide_automatic_options=False,
         )
+    app.register_blueprint(control.create_blueprint(state))
     return app
 
 
