@@ -188,3 +188,22 @@ def test_the_shell_checks_catch_what_would_fail(command: str, complaint: str) ->
 
     with pytest.raises(AssertionError, match=re.escape(complaint)):
         check_command(shlex.split(command, comments=True))
+
+
+def test_the_configuration_table_shows_code_not_backticks() -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    try:
+        import wechat_config
+    finally:
+        sys.path.remove(str(ROOT / "docs" / "_ext"))
+    from docutils import nodes
+
+    from flask_wechat.config import SETTINGS
+
+    paragraphs = [nodes.paragraph("", "", *wechat_config.inline(s.doc)) for s in SETTINGS]
+    assert all("`" not in paragraph.astext() for paragraph in paragraphs)
+    literals = {node.astext() for p in paragraphs for node in p.findall(nodes.literal)}
+    assert {"mp", "miniprogram", "work", "/cgi-bin/stable_token", "CACHE_*"} <= literals
+    assert wechat_config.inline("plain") == [nodes.Text("plain")]
