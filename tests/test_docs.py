@@ -16,6 +16,7 @@ from flask_wechat.errors import ConfigError
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.rst"))]
 DISTRIBUTION = "flask-wechat-connect"
+DOCS_EXT = ROOT / "docs" / "_ext"
 
 
 def test_every_pip_install_of_ours_names_our_distribution() -> None:
@@ -191,15 +192,15 @@ def test_the_shell_checks_catch_what_would_fail(command: str, complaint: str) ->
 
 
 def test_the_configuration_table_shows_code_not_backticks() -> None:
-    import sys
+    import importlib.util
 
-    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
-    try:
-        import wechat_config
-    finally:
-        sys.path.remove(str(ROOT / "docs" / "_ext"))
     from docutils import nodes
 
+    spec = importlib.util.spec_from_file_location("wechat_config", DOCS_EXT / "wechat_config.py")
+    assert spec is not None
+    assert spec.loader is not None
+    wechat_config = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wechat_config)
     from flask_wechat.config import SETTINGS
 
     paragraphs = [nodes.paragraph("", "", *wechat_config.inline(s.doc)) for s in SETTINGS]
