@@ -11,7 +11,6 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from .errors import WeChatError
-from .simulate import build_fields, print_outcome, simulate
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -184,6 +183,10 @@ def simulate_command(
     flask wechat simulate image --media-id MEDIA_ID
     flask wechat simulate text hi --url http://127.0.0.1:5000/wechat
     """
+    # Here, not at the top: `import flask_wechat` (which registers this group) must not
+    # load the testing helpers and the sandbox that simulating needs.
+    from .simulate import build_fields, print_outcome, simulate  # noqa: PLC0415
+
     app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
     if url is not None and sandbox:
         raise click.UsageError("--sandbox plays the API of this process; it cannot with --url")

@@ -208,3 +208,40 @@ def test_the_configuration_table_shows_code_not_backticks() -> None:
     literals = {node.astext() for p in paragraphs for node in p.findall(nodes.literal)}
     assert {"mp", "miniprogram", "work", "/cgi-bin/stable_token", "CACHE_*"} <= literals
     assert wechat_config.inline("plain") == [nodes.Text("plain")]
+
+
+def test_importing_the_package_loads_neither_the_sandbox_nor_the_testing_helpers() -> None:
+    """A site's ``import flask_wechat`` (and ``init_app``, which registers the CLI)
+    stays small: the sandbox and the testing helpers load only when used."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from flask import Flask\n"
+        "import flask_wechat\n"
+        "app = Flask('site')\n"
+        "app.config.update(WECHAT_TOKEN='t')\n"
+        "flask_wechat.WeChat(app)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('flask_wechat')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    loaded = result.stdout
+    assert "'flask_wechat.extension'" in loaded
+    for heavy in ("flask_wechat.sandbox", "flask_wechat.testing", "flask_wechat.simulate"):
+        assert f"'{heavy}" not in loaded, heavy
+
+
+def test_the_api_reference_puts_the_pipeline_among_the_internals() -> None:
+    text = (ROOT / "docs" / "api.rst").read_text(encoding="utf-8")
+    public, internals = text.split(".. _internals:")
+    for module in ("extension", "messages", "replies", "signals", "errors", "crypto",
+                   "testing", "sandbox", "contrib", "contrib.rq", "contrib.celery",
+                   "store", "tasks", "api.client"):  # fmt: skip
+        assert f".. automodule:: flask_wechat.{module}\n" in public, module
+    for module in ("callback", "handling", "dedup", "edge", "parsing", "dispatch", "state",
+                   "config", "platform", "blueprints"):  # fmt: skip
+        assert f".. automodule:: flask_wechat.{module}\n" in internals, module
+        assert f".. automodule:: flask_wechat.{module}\n" not in public, module
