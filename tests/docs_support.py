@@ -23,12 +23,9 @@ import typing as t
 from pathlib import Path
 
 import click
-from celery.bin.celery import celery as celery_cli
 from Crypto.Cipher import AES
 from Crypto.Util.Padding import pad
 from flask import Flask, render_template_string
-from gunicorn.config import Config as GunicornConfig
-from rq.cli.cli import main as rq_cli
 from sybil import Example
 
 from flask_wechat import WeChat
@@ -130,8 +127,8 @@ def check_command(words: list[str]) -> None:
         "export": check_export,
         "flask": check_flask,
         "gunicorn": check_gunicorn,
-        "rq": lambda args: check_click(rq_cli, args),
-        "celery": lambda args: check_click(celery_cli, args),
+        "rq": check_rq,
+        "celery": check_celery,
     }
     assert program in checks, f"a shell block runs {program!r}, which the docs checks do not know"
     checks[program](args)
@@ -196,8 +193,22 @@ def check_flask(args: list[str]) -> None:
     check_click(wechat_cli, args[1:])
 
 
+def check_rq(args: list[str]) -> None:
+    from rq.cli.cli import main  # only when a block names it
+
+    check_click(main, args)
+
+
+def check_celery(args: list[str]) -> None:
+    from celery.bin.celery import celery  # only when a block names it
+
+    check_click(celery, args)
+
+
 def check_gunicorn(args: list[str]) -> None:
-    parsed = GunicornConfig().parser().parse_args(args)
+    from gunicorn.config import Config  # only when a block names it
+
+    parsed = Config().parser().parse_args(args)
     # One worker class throughout the docs, the one they recommend for the deadline.
     assert parsed.worker_class == "gthread", f"gunicorn {' '.join(args)}: use -k gthread"
     (application,) = parsed.args
