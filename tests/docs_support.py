@@ -3,8 +3,10 @@
 Every document starts with ``app`` and ``wechat``: the reader's site, an Official
 Account app (testing, with a Token and an EncodingAESKey) whose WeChat API is a
 loopback :class:`~flask_wechat.sandbox.Sandbox` (``docs_sandbox``; the docs' own
-examples may start a ``sandbox`` of their own). A block that defines
-its own ``app`` replaces it, as the Quickstart does.
+examples may start a ``sandbox`` of their own). A block that defines its own
+``app`` replaces it, as the Quickstart does. ``Flask`` and ``WeChat`` are imported,
+``open_id`` is a follower of the sandbox's account, and the working directory is a
+fresh one holding the ``photo.jpg`` that examples upload.
 """
 
 from __future__ import annotations
