@@ -13,10 +13,13 @@ PORT ?= 5000
 
 .PHONY: run test lint typecheck docs pytest matrix bench bench-deps system-deps clean
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+# The package with its published extras, and the project's own tools (requirements/).
+DEV_INSTALL := -e '.[redis,rq,celery,otel]' -r requirements/dev.txt
+
+$(VENV)/.installed: setup.cfg pyproject.toml $(wildcard requirements/*.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet $(DEV_INSTALL)
 	touch $@
 
 $(RUN_VENV)/.installed: setup.cfg pyproject.toml
@@ -51,9 +54,9 @@ pytest: $(VENV)/.installed
 matrix: $(VENV)/.installed system-deps
 	PATH="$(MATRIX_PATH):$$PATH" $(BIN)/nox $(NOXFLAGS)
 
-# The benches also need wechatpy and gunicorn (the `bench` extra), wrk and redis-server.
-$(VENV)/.bench-installed: $(VENV)/.installed setup.cfg
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+# The benches also need wechatpy and gunicorn (requirements/bench.txt), wrk and redis-server.
+$(VENV)/.bench-installed: $(VENV)/.installed setup.cfg requirements/bench.txt
+	$(BIN)/python -m pip install --quiet $(DEV_INSTALL) -r requirements/bench.txt
 	touch $@
 
 ## Every benchmark and its targets (options: make bench BENCH_ARGS="--rounds 5 --duration 10").

@@ -15,6 +15,8 @@ import nox
 ROOT = Path(__file__).resolve().parent
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 PYTEST = ("pytest", "-m", "not packaging")
+#: the package with the extras the suite exercises, and the test tools (not published).
+TEST_INSTALL = (".[redis,rq,celery,otel]", "-r", str(ROOT / "requirements" / "test.txt"))
 
 nox.options.sessions = [*(f"tests-{v}" for v in PYTHONS), "tests-minimum"]
 nox.options.reuse_existing_virtualenvs = True
@@ -38,7 +40,7 @@ def minimum_constraints(extras: tuple[str, ...] = ()) -> list[str]:
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The test suite on one Python, with the newest dependencies."""
-    session.install(".[test]")
+    session.install(*TEST_INSTALL)
     session.run(*PYTEST, *session.posargs)
 
 
@@ -52,6 +54,6 @@ def tests_minimum(session: nox.Session) -> None:
     constraints = Path(session.create_tmp()) / "minimum.txt"
     constraints.write_text("\n".join(minimum_constraints()) + "\n", encoding="utf-8")
     session.log("constraints:\n" + constraints.read_text(encoding="utf-8"))
-    session.install("-c", str(constraints), ".[test]")
+    session.install("-c", str(constraints), *TEST_INSTALL)
     session.run("pip", "freeze")
     session.run(*PYTEST, *session.posargs)

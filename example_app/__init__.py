@@ -24,7 +24,8 @@ import os
 import secrets
 import typing as t
 
-from flask import Flask, render_template, request
+from flask import Flask, redirect, render_template, url_for
+from werkzeug.wrappers import Response
 
 from flask_wechat import APIError
 from flask_wechat.oauth import current_wechat_user, wechat_login_required
@@ -109,12 +110,25 @@ def create_app(
 def register_views(app: Flask) -> None:
     """The site's own pages."""
 
-    @app.route("/menu", methods=["GET", "POST"])
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        """Browsers ask for it on every page; answer with the site's icon, not a 404."""
+        with app.open_resource("static/favicon.ico") as icon:
+            data = icon.read()
+        response = Response(data, mimetype="image/vnd.microsoft.icon")
+        response.cache_control.max_age = 86400
+        return response
+
+    @app.post("/menu")
+    def push_menu() -> Response:
+        """Push the example menu, then show it (POST/redirect/GET)."""
+        wechat.client().menus.create(MENU)
+        return redirect(url_for("menu"), code=303)
+
+    @app.get("/menu")
     def menu() -> str:
-        """Push the example menu through the WeChat API and show what WeChat has."""
+        """Show the menu WeChat has for the account."""
         client = wechat.client()
-        if request.method == "POST":
-            client.menus.create(MENU)
         try:
             shown = json.dumps(client.menus.get(), ensure_ascii=False, indent=2)
         except APIError as exc:

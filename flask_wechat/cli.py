@@ -13,7 +13,6 @@ from flask.cli import AppGroup
 
 from .component_cli import component_cli
 from .errors import WeChatError
-from .simulate import build_fields, print_outcome, simulate
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -45,11 +44,6 @@ def _echo_json(value: t.Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-def _mask(secret: str) -> str:
-    """Enough of a token to tell two apart, never enough to use it."""
-    return f"{secret[:4]}…{secret[-4:]} ({len(secret)} chars)" if len(secret) > 12 else "****"
-
-
 @wechat_cli.command("accounts")
 def accounts_command() -> None:
     """List the configured accounts and their callback URLs (no secrets)."""
@@ -66,13 +60,17 @@ def token_command(account: str | None, refresh: bool) -> None:
     """Show the access_token's expiry (never the token itself)."""
     client = _client(account)
     try:
-        value = client.refresh_access_token() if refresh else client.access_token
+        if refresh:
+            client.refresh_access_token()
+        else:
+            _ = client.access_token  # fetched (and cached) if not held yet
     except WeChatError as exc:
         raise click.ClickException(str(exc)) from None
     credential = client.tokens.peek()
     click.echo(f"account:    {client.account.name}")
-    click.echo(f"token:      {_mask(value)}")
     if credential is not None:
+        age = max(0, int(datetime.datetime.now().timestamp() - credential.issued_at))
+        click.echo(f"token:      held (fetched {age} s ago; never shown)")
         expires = datetime.datetime.fromtimestamp(credential.expires_at, datetime.timezone.utc)
         left = max(0, int(credential.expires_at - datetime.datetime.now().timestamp()))
         click.echo(f"expires at: {expires:%Y-%m-%d %H:%M:%S} UTC ({left} s left)")
@@ -241,6 +239,10 @@ def simulate_command(
     flask wechat simulate image --media-id MEDIA_ID
     flask wechat simulate text hi --url http://127.0.0.1:5000/wechat
     """
+    # Here, not at the top: `import flask_wechat` (which registers this group) must not
+    # load the testing helpers and the sandbox that simulating needs.
+    from .simulate import build_fields, print_outcome, simulate  # noqa: PLC0415
+
     app = t.cast("Flask", current_app._get_current_object())  # type: ignore[attr-defined]
     if url is not None and sandbox:
         raise click.UsageError("--sandbox plays the API of this process; it cannot with --url")
@@ -259,3 +261,8 @@ def simulate_command(
     except (LookupError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     print_outcome(outcome)
+    if outcome.status >= 400:
+        # A refusal (403 for a bad signature, 404 for a wrong URL) is a failed run:
+        # scripts and CI see it in the exit status.
+        reason = outcome.body.strip()[:200] or "(no reason given)"
+        raise click.ClickException(f"the site refused the message: HTTP {outcome.status}: {reason}")

@@ -28,8 +28,23 @@ def _text(value: t.Any, key: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ConfigError(key, "must be a string")
+        raise ConfigError(key, f"must be a string, {_got(value)}")
     return value
+
+
+def _got(value: t.Any) -> str:
+    """What a string setting got instead, and the usual cause — never the value,
+    which may be a secret. ``app.config.from_prefixed_env()`` parses every variable
+    as JSON, so ``FLASK_WECHAT_TOKEN=123456`` arrives as an ``int``."""
+    name = type(value).__name__
+    article = "an" if name[0] in "aeiou" else "a"
+    if isinstance(value, (bool, int, float, list, dict)):
+        return (
+            f"got {article} {name}; a value loaded from the environment with "
+            "from_prefixed_env() is parsed as JSON — quote it "
+            """(FLASK_WECHAT_TOKEN='"123456"')"""
+        )
+    return f"got {article} {name}"
 
 
 def _seconds(value: t.Any, key: str) -> float:

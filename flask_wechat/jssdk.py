@@ -124,6 +124,25 @@ def agent_config_script(config: t.Mapping[str, t.Any]) -> Markup:
     return _call_script("wx.agentConfig", config)
 
 
+#: What the page's console says when WeChat's JS-SDK file (``jweixin-*.js``) did
+#: not load before the helper's ``<script>``: without it there is no ``wx``.
+MISSING_JSSDK = (
+    "flask_wechat: the WeChat JS-SDK file (jweixin-1.6.0.js) did not load before this "
+    "script, so {function} was not called; include "
+    '<script src="https://res.wx.qq.com/open/js/jweixin-1.6.0.js"></script> first.'
+)
+
+
 def _call_script(function: str, config: t.Mapping[str, t.Any]) -> Markup:
+    """``function(config)`` guarded: when WeChat's JS file did not load (blocked, a
+    typo in its URL, a page opened outside WeChat) the page logs a console error
+    saying so instead of throwing ``ReferenceError: wx is not defined``."""
     data = json.dumps(config, ensure_ascii=False, sort_keys=True).translate(_SCRIPT_ESCAPES)
-    return Markup(f"<script>{function}({data});</script>")  # noqa: S704 - escaped above
+    missing = json.dumps(MISSING_JSSDK.format(function=function)).translate(_SCRIPT_ESCAPES)
+    return Markup(  # noqa: S704 - escaped above
+        "<script>"
+        f'if (typeof wx === "undefined" || typeof {function} !== "function") '
+        f"{{ console.error({missing}); }} "
+        f"else {{ {function}({data}); }}"
+        "</script>"
+    )

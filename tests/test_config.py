@@ -187,3 +187,20 @@ def test_flat_shared_settings_apply_to_every_account(make_app: AppFactory) -> No
         assert wechat.account("blog").replay_window == 0
         with pytest.raises(LookupError):
             wechat.account("default")
+
+
+def test_a_token_from_the_environment_parsed_as_json_says_why_and_what_to_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``from_prefixed_env()`` turns an all-digit token into an int: the error says
+    so, and how to quote it, without showing the value."""
+    monkeypatch.setenv("FLASK_WECHAT_TOKEN", "20240917")
+    app = Flask("env_app")
+    app.config.from_prefixed_env()
+    assert app.config["WECHAT_TOKEN"] == 20240917
+    with pytest.raises(ConfigError) as caught:
+        WeChat(app)
+    message = str(caught.value)
+    assert message.startswith("WECHAT_TOKEN: must be a string, got an int; ")
+    assert "from_prefixed_env() is parsed as JSON — quote it" in message
+    assert "20240917" not in message

@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 
 from example_app import MENU, MENU_GOOD, create_app
+from flask_wechat import Message, signals
 from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_APP_SECRET, Sandbox
 from flask_wechat.testing import DEFAULT_USER, WeChatTestClient
 
@@ -53,20 +54,62 @@ def test_unhandled_event_answers_success(site: Flask) -> None:
 def test_page_plays_wechat(site: Flask, sandbox: Sandbox) -> None:
     page = site.test_client()
     assert "callback" in page.get("/").get_data(as_text=True)
-    html = page.post("/", data={"kind": "text", "content": "hello page"}).get_data(as_text=True)
+    html = page.post(
+        "/", data={"kind": "text", "content": "hello page"}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "hello page" in html
     # the sandbox, as WeChat, now knows the user wrote (customer-service sends may follow)
     assert DEFAULT_USER in sandbox.followers()
     assert "encrypted reply" in html
-    html = page.post("/", data={"kind": "click"}).get_data(as_text=True)
+    html = page.post("/", data={"kind": "click"}, follow_redirects=True).get_data(as_text=True)
     assert "谢谢你的赞" in html
-    assert "click from" in html
+    assert f"click from {DEFAULT_USER}: {MENU_GOOD}" in html
+
+
+def test_reloading_the_page_does_not_send_again(site: Flask) -> None:
+    """POST/redirect/GET: the browser's reload repeats the GET, not the message."""
+    received: list[str] = []
+
+    def count(sender: Flask, message: Message, **extra: object) -> None:
+        received.append(message.dispatch_name)
+
+    page = site.test_client()
+    with signals.message_received.connected_to(count, site):
+        sent = page.post("/", data={"kind": "text", "content": "only once"})
+        assert sent.status_code == 303
+        assert sent.headers["Location"] == "/"
+        first = page.get("/").get_data(as_text=True)
+        reloaded = page.get("/").get_data(as_text=True)
+    assert received == ["text"]
+    assert "only once" in first  # the answer, shown once
+    assert 'id="reply"' in first
+    assert 'id="reply"' not in reloaded
+    # Recent messages show what was said, not only who said it.
+    assert f"text from {DEFAULT_USER}: only once" in reloaded
+
+
+def test_pushing_the_menu_redirects(site: Flask, sandbox: Sandbox) -> None:
+    page = site.test_client()
+    pushed = page.post("/menu")
+    assert pushed.status_code == 303
+    assert pushed.headers["Location"] == "/menu"
+    page.get("/menu")
+    page.get("/menu")
+    assert sandbox.count("/cgi-bin/menu/create") == 1
+
+
+def test_favicon(site: Flask) -> None:
+    icon = site.test_client().get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.mimetype == "image/vnd.microsoft.icon"
+    assert icon.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert 'rel="icon"' in site.test_client().get("/").get_data(as_text=True)
 
 
 def test_menu_page_uses_the_sandbox(site: Flask, sandbox: Sandbox) -> None:
     page = site.test_client()
     assert "no menu yet" in page.get("/menu").get_data(as_text=True)
-    html = page.post("/menu").get_data(as_text=True)
+    html = page.post("/menu", follow_redirects=True).get_data(as_text=True)
     assert "赞一下我们" in html
     assert sandbox.menu is not None
     assert sandbox.menu["button"][0]["key"] == MENU["button"][0]["key"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
+import subprocess
 import time
 import typing as t
 
@@ -32,7 +34,15 @@ DOC_SIGNATURE = "0f9de62fce790f9a083d5c99e95740ceb90c27ed"
 TICKET_PATH = "/cgi-bin/ticket/getticket"
 WORK_TICKET_PATH = "/cgi-bin/get_jsapi_ticket"
 
-SCRIPT_RE = re.compile(r"\A<script>wx\.config\((?P<json>.*)\);</script>\Z", re.DOTALL)
+#: the helper's script: ``wx.config(...)`` guarded by a check that WeChat's JS loaded.
+GUARD = (
+    r'\A<script>if \(typeof wx === "undefined" \|\| typeof {fn} !== "function"\) '
+    r"\{{ console\.error\((?P<missing>\"[^<>]*?\")\); \}} "
+)
+SCRIPT_RE = re.compile(
+    GUARD.format(fn=r"wx\.config") + r"else \{ wx\.config\((?P<json>.*)\); \}</script>\Z",
+    re.DOTALL,
+)
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -367,8 +377,7 @@ def test_script_is_escaped_against_injection(sandbox: Sandbox) -> None:
     body = response.get_data(as_text=True)
 
     # Only the wrapper's own tags; nothing in the data can close or open an element.
-    assert body.startswith("<script>wx.config(")
-    assert body.endswith(");</script>")
+    assert SCRIPT_RE.match(body) is not None, body
     assert body.count("<") == 2
     assert body.count(">") == 2
     assert "alert(1)</script>" not in body
@@ -438,7 +447,10 @@ def test_without_proxy_fix_the_forwarded_headers_are_ignored(sandbox: Sandbox) -
 # -- WeCom wx.agentConfig ------------------------------------------------------------------
 
 AGENT_TICKET_PATH = "/cgi-bin/ticket/get"
-AGENT_SCRIPT_RE = re.compile(r"\A<script>wx\.agentConfig\((?P<json>.*)\);</script>\Z", re.DOTALL)
+AGENT_SCRIPT_RE = re.compile(
+    GUARD.format(fn=r"wx\.agentConfig") + r"else \{ wx\.agentConfig\((?P<json>.*)\); \}</script>\Z",
+    re.DOTALL,
+)
 
 
 def test_agent_config_is_signed_with_the_agent_ticket(sandbox: Sandbox) -> None:
@@ -489,3 +501,54 @@ def test_agent_config_jinja_global(sandbox: Sandbox) -> None:
     assert config["signature"] == expected_signature(
         ticket, config, "https://work.example.com/agent?a=%27"
     )
+
+
+# -- the script when WeChat's JS file did not load -------------------------------------------
+
+NODE = shutil.which("node")
+
+
+def run_in_node(script_html: str, with_wx: bool) -> subprocess.CompletedProcess[str]:
+    """Run the helper's ``<script>`` body in node, with or without a fake ``wx``."""
+    body = script_html.removeprefix("<script>").removesuffix("</script>")
+    prelude = (
+        "globalThis.wx = {config: c => console.log('config ' + c.signature),"
+        " agentConfig: c => console.log('agentConfig ' + c.signature)};\n"
+        if with_wx
+        else ""
+    )
+    return subprocess.run(
+        [t.cast(str, NODE), "-e", prelude + body],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(NODE is None, reason="needs node to run the rendered JavaScript")
+@pytest.mark.parametrize(
+    ("kind", "template", "function"),
+    [
+        ("mp", "{{ wechat_jssdk_config(['chooseImage']) }}", "wx.config"),
+        ("work", "{{ wechat_agent_config(['selectExternalContact']) }}", "wx.agentConfig"),
+    ],
+)
+def test_script_without_the_jssdk_file_logs_why_instead_of_throwing(
+    sandbox: Sandbox, kind: str, template: str, function: str
+) -> None:
+    app, _ = make_app(sandbox, kind)
+    with app.test_request_context("/page", base_url="https://example.com"):
+        html = render_template_string(template)
+
+    missing = run_in_node(html, with_wx=False)
+    assert missing.returncode == 0, missing.stderr  # no ReferenceError
+    assert "ReferenceError" not in missing.stderr
+    assert "JS-SDK file (jweixin-1.6.0.js) did not load" in missing.stderr
+    assert function in missing.stderr
+    assert missing.stdout == ""
+
+    loaded = run_in_node(html, with_wx=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stderr == ""
+    assert loaded.stdout.startswith(function.removeprefix("wx.") + " ")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("build", reason="the 'build' package is in the dev extra")
+pytest.importorskip("build", reason="the 'build' package is in requirements/dev.txt")
 
 pytestmark = pytest.mark.packaging
 
@@ -26,12 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def dists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Build the sdist and, from it, the wheel; yield their paths."""
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
         check=True,
         capture_output=True,
+        text=True,
         timeout=600,
     )
+    (out / "build.log").write_text(result.stdout + result.stderr, encoding="utf-8")
     (sdist,) = out.glob("*.tar.gz")
     (wheel,) = out.glob("*.whl")
     return sdist, wheel
@@ -73,6 +75,10 @@ def test_sdist_carries_tests_and_example(dists: tuple[Path, Path]) -> None:
         "bench/callback.py",
         "docs/conf.py",
         "docs/_ext/wechat_config.py",
+        "docs/recipes/rq/mysite.py",
+        "conftest.py",
+        "requirements/dev.txt",
+        "requirements/bench.txt",
     ):
         assert wanted in inside, wanted
     assert not [n for n in inside if "__pycache__" in n or n.startswith("docs/_build")]
@@ -96,3 +102,40 @@ def test_sdist_tests_collect(dists: tuple[Path, Path], tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "error" not in result.stdout.lower().splitlines()[-1], result.stdout
     assert "tests/test_packaging.py" in result.stdout
+
+
+def test_metadata_publishes_only_what_sites_install(dists: tuple[Path, Path]) -> None:
+    """The extras a site installs (redis, rq, celery, otel), not the project's own tools
+    (those are in requirements/), and a licence without the deprecated classifier."""
+    _, wheel = dists
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = archive.read(name).decode("utf-8")
+    extras = {line.split(":", 1)[1].strip() for line in metadata.splitlines()
+              if line.startswith("Provides-Extra:")}  # fmt: skip
+    assert extras == {"redis", "rq", "celery", "otel"}
+    requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    for tool in ("pytest", "sybil", "sphinx", "mypy", "ruff", "wechatpy", "nox"):
+        assert not [line for line in requires if tool in line], tool
+    assert "License :: " not in metadata
+    log = (wheel.parent / "build.log").read_text(encoding="utf-8")
+    assert "License classifiers are deprecated" not in log
+
+
+def test_requirements_files_install_what_the_extras_used_to() -> None:
+    """The Makefile and noxfile install the tools from requirements/; dev lists each
+    tool once."""
+    requirements = ROOT / "requirements"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "-r requirements/dev.txt" in makefile
+    assert "-r requirements/bench.txt" in makefile
+    assert "requirements" in (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    names: list[str] = []
+    for file in ("dev.txt", "test.txt", "docs.txt"):
+        for line in (requirements / file).read_text(encoding="utf-8").splitlines():
+            requirement = line.split("#", 1)[0].strip()
+            if requirement and not requirement.startswith("-r"):
+                names.append(requirement.split(">=")[0].split("==")[0])
+    assert len(names) == len(set(names)), names
+    assert names.count("mypy") == 1
+    assert "wechatpy" in (requirements / "bench.txt").read_text(encoding="utf-8")

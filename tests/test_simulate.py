@@ -146,5 +146,24 @@ def test_over_real_http_to_a_running_site(served: tuple[Flask, str]) -> None:
     output = run(app, "text", "over the wire", "--url", url)
     assert "HTTP 200" in output
     assert "Content: oTestUser0000000000000000000: over the wire" in output
-    refused = run(app, "text", "x", "--url", url.replace("/wechat", "/nowhere"))
-    assert "HTTP 404" in refused
+    refused = app.test_cli_runner().invoke(
+        args=["wechat", "simulate", "text", "x", "--url", url.replace("/wechat", "/nowhere")]
+    )
+    assert refused.exit_code == 1
+    assert "HTTP 404" in refused.output
+
+
+def test_url_refusing_the_signature_exits_non_zero_with_the_reason(
+    served: tuple[Flask, str],
+) -> None:
+    """A site with another Token answers 403: the run fails and says why."""
+    _app, url = served
+    with Sandbox() as other_sandbox:
+        other = simulated_app(**other_sandbox.flask_config("mp"), WECHAT_TOKEN="another-token")
+        result = other.test_cli_runner().invoke(
+            args=["wechat", "simulate", "text", "x", "--url", url]
+        )
+    assert result.exit_code == 1, result.output
+    assert "HTTP 403" in result.output
+    assert "Error: the site refused the message: HTTP 403: " in result.output
+    assert "signature" in result.output.lower()

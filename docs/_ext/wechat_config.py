@@ -8,6 +8,7 @@ is used when the package has it; otherwise ``flask_wechat.config.DEFAULTS``
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from docutils import nodes
@@ -33,10 +34,26 @@ def _default(value: object) -> str:
     return "" if value is None else repr(value)
 
 
+#: `code` in a setting's description (the README's Markdown notation).
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def inline(text: str) -> list[nodes.Node]:
+    """``text`` as docutils nodes: each `quoted` part a literal, the rest plain text,
+    so that the rendered table shows code, not backticks."""
+    found: list[nodes.Node] = []
+    for index, part in enumerate(_CODE.split(text)):
+        if part:
+            found.append(nodes.literal(part, part) if index % 2 else nodes.Text(part))
+    return found
+
+
 def _cell(text: str, literal: bool) -> nodes.entry:
     entry = nodes.entry()
     if text:
-        entry += nodes.paragraph("", "", nodes.literal(text, text) if literal else nodes.Text(text))
+        entry += nodes.paragraph(
+            "", "", *([nodes.literal(text, text)] if literal else inline(text))
+        )
     return entry
 
 

@@ -13,13 +13,17 @@ to :func:`run_queued`, which both adapters share:
   per-minute limit (45011, :class:`~flask_wechat.errors.RateLimited`) too, but
   not before the next minute (:attr:`RetryLater.delay`);
 * a failure for good (not retryable, or the last attempt) is logged and sent as
-  ``signals.delivery_failed`` once, in the worker; the job then ends.
+  ``signals.delivery_failed`` once, in the worker; the adapter then raises
+  :class:`DeliveryFailed`, which the queue never retries, so the job ends in the
+  queue's own failure list (RQ's ``FailedJobRegistry``, Celery's ``FAILURE``),
+  where operators look for it.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import re
 import threading
 import typing as t
 
@@ -52,6 +56,51 @@ class RetryLater(Exception):
     def __init__(self, what: str, delay: float | None = None) -> None:
         super().__init__(what)
         self.delay = delay
+
+
+class DeliveryFailed(Exception):
+    """A task failed for good and was reported (logged, ``signals.delivery_failed``).
+
+    Raised by the queue adapters after :func:`run_queued` answered ``"failed"``, so
+    that the queue records the job as failed; the queue must not retry it. The text
+    names the task, never its payload.
+    """
+
+    @classmethod
+    def of(cls, data: t.Mapping[str, t.Any]) -> DeliveryFailed:
+        """The error for queued task ``data`` (a plain message, so that queues can
+        pickle or serialise it)."""
+        return cls(
+            f"flask_wechat task {data.get('name', '?')} ({data.get('id', '?')}) failed for "
+            "good; it was logged and reported through signals.delivery_failed"
+        )
+
+
+_APP_IMPORT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+
+
+def check_app_import(app_import: object) -> str:
+    """``app_import`` if it has the shape ``"module:attribute"``, checked when a
+    runner is built, so a typo fails in the web process at start-up rather than
+    later, in every worker.
+
+    :raises ValueError: it does not.
+    """
+    if not isinstance(app_import, str) or not _APP_IMPORT.fullmatch(app_import):
+        raise ValueError(
+            "app_import must name the site's Flask app or app factory as "
+            f"'module:attribute' (e.g. 'mysite:create_app'), not {app_import!r}"
+        )
+    return app_import
+
+
+def missing_extra(exc: ModuleNotFoundError, extra: str) -> ModuleNotFoundError:
+    """The error for a queue adapter imported without its extra installed."""
+    return ModuleNotFoundError(
+        f"flask_wechat.contrib.{extra} needs the {exc.name!r} package: "
+        f'pip install "flask-wechat-connect[{extra}]"',
+        name=exc.name,
+    )
 
 
 def load_app(app_import: str) -> Flask:

@@ -25,7 +25,20 @@ from __future__ import annotations
 
 import typing as t
 
-from . import Outcome, RetryLater, load_app, run_queued
+from . import (
+    DeliveryFailed,
+    Outcome,
+    RetryLater,
+    check_app_import,
+    load_app,
+    missing_extra,
+    run_queued,
+)
+
+try:
+    import celery  # noqa: F401  (the runner needs a celery.Celery app)
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised in a subprocess
+    raise missing_extra(exc, "celery") from None
 
 if t.TYPE_CHECKING:
     from celery import Celery
@@ -39,17 +52,25 @@ TASK_NAME = "flask_wechat.perform"
 
 
 def perform_task(self: CeleryTask, data: dict[str, t.Any], app_import: str) -> Outcome:
-    """Run in a Celery worker: perform the queued task on the site's app."""
+    """Run in a Celery worker: perform the queued task on the site's app.
+
+    A task that failed for good (reported already) raises :class:`DeliveryFailed`,
+    which is not in ``autoretry_for``: Celery marks it ``FAILURE`` and does not
+    retry it.
+    """
     app = load_app(app_import)
     max_retries = self.max_retries
     final = max_retries is not None and self.request.retries >= max_retries
     try:
-        return run_queued(app, data, final=final)
+        outcome = run_queued(app, data, final=final)
     except RetryLater as exc:
         if exc.delay is None:
             raise  # autoretry_for: the usual backoff
         # 45011: at the next minute (the broker's visibility_timeout must exceed 60 s)
         raise self.retry(exc=exc, countdown=exc.delay) from None
+    if outcome == "failed":
+        raise DeliveryFailed.of(data)
+    return outcome
 
 
 class CeleryRunner:
@@ -57,7 +78,7 @@ class CeleryRunner:
 
     :param celery_app: the ``celery.Celery`` app; the task is registered on it.
     :param app_import: ``"module:attribute"``, the site's Flask app or its factory,
-        as the workers import it.
+        as the workers import it (required; its shape is checked here).
     :param max_retries: retries of a task that failed on the way to WeChat.
     :param retry_backoff: seconds before the first retry, doubled for each next one…
     :param retry_backoff_max: …up to this many: by default the first retry comes
@@ -69,7 +90,7 @@ class CeleryRunner:
     def __init__(
         self,
         celery_app: Celery,
-        app_import: str = "mysite:create_app",
+        app_import: str,
         *,
         max_retries: int = 4,
         retry_backoff: int = 2,
@@ -78,7 +99,7 @@ class CeleryRunner:
         task_name: str = TASK_NAME,
     ) -> None:
         self.celery_app = celery_app
-        self.app_import = app_import
+        self.app_import = check_app_import(app_import)
         self.queue = queue
         self.task = celery_app.task(
             perform_task,

@@ -72,6 +72,11 @@ SPAN_ATTRIBUTES = {
 _SPAN_KINDS = {"api": SpanKind.CLIENT, "task": SpanKind.CONSUMER}
 
 
+#: Histogram buckets in seconds (the SDK's default ones are for milliseconds), with
+#: WeChat's marks: the 4.5 s reply deadline and the 5 s after which it retries.
+SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 4.5, 5.0, 10.0, 30.0)
+
+
 class Instrumentation:
     """What :func:`instrument` installed for one ``WeChat()``; :meth:`uninstrument`
     takes it out again."""
@@ -89,13 +94,19 @@ class Instrumentation:
             "wechat.callbacks", unit="{callback}", description="Callback requests, by outcome."
         )
         self._handler_duration = meter.create_histogram(
-            "wechat.handler.duration", unit="s", description="How long handlers ran."
+            "wechat.handler.duration",
+            unit="s",
+            description="How long handlers ran.",
+            explicit_bucket_boundaries_advisory=SECONDS,
         )
         self._api_calls = meter.create_counter(
             "wechat.api.calls", unit="{call}", description="HTTP requests to the WeChat API."
         )
         self._api_duration = meter.create_histogram(
-            "wechat.api.duration", unit="s", description="How long WeChat took to answer."
+            "wechat.api.duration",
+            unit="s",
+            description="How long WeChat took to answer.",
+            explicit_bucket_boundaries_advisory=SECONDS,
         )
         self._token_fetches = meter.create_counter(
             "wechat.token.fetches",

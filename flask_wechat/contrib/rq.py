@@ -27,9 +27,20 @@ import math
 import typing as t
 from collections.abc import Sequence
 
-from rq import Retry, get_current_job
+from . import (
+    DeliveryFailed,
+    Outcome,
+    RetryLater,
+    check_app_import,
+    load_app,
+    missing_extra,
+    run_queued,
+)
 
-from . import Outcome, RetryLater, load_app, run_queued
+try:
+    from rq import Retry, get_current_job
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised in a subprocess
+    raise missing_extra(exc, "rq") from None
 
 if t.TYPE_CHECKING:
     from flask import Flask
@@ -43,16 +54,27 @@ JOB_FUNCTION = "flask_wechat.contrib.rq.perform_job"
 
 
 def perform_job(task_json: str, app_import: str) -> Outcome:
-    """Run in an RQ worker: perform the queued task on the site's app."""
+    """Run in an RQ worker: perform the queued task on the site's app.
+
+    A task that failed for good (reported already) raises :class:`DeliveryFailed`
+    with no retries left, so RQ puts the job in its ``FailedJobRegistry`` instead
+    of retrying it.
+    """
     app = load_app(app_import)
     job = get_current_job()
     final = job is None or not job.retries_left
+    data = json.loads(task_json)
     try:
-        return run_queued(app, json.loads(task_json), final=final)
+        outcome = run_queued(app, data, final=final)
     except RetryLater as exc:
         if exc.delay is not None and job is not None:
             _retry_in(job, exc.delay)
         raise
+    if outcome == "failed":
+        if job is not None:
+            job.retries_left = 0  # reported once: RQ must not run it again
+        raise DeliveryFailed.of(data)
+    return outcome
 
 
 def _retry_in(job: Job, seconds: float) -> None:
@@ -69,7 +91,7 @@ class RQRunner:
 
     :param queue: an ``rq.Queue``.
     :param app_import: ``"module:attribute"``, the site's Flask app or its factory,
-        as the workers import it.
+        as the workers import it (required; its shape is checked here).
     :param retries: retries of a task that failed on the way to WeChat.
     :param intervals: seconds before each retry (the last one repeats): by default
         the first retry comes within seconds and the last failure within a minute.
@@ -79,14 +101,14 @@ class RQRunner:
     def __init__(
         self,
         queue: Queue,
-        app_import: str = "mysite:create_app",
+        app_import: str,
         *,
         retries: int = 3,
         intervals: Sequence[int] = (2, 6, 15),
         job_timeout: int = 60,
     ) -> None:
         self.queue = queue
-        self.app_import = app_import
+        self.app_import = check_app_import(app_import)
         self.retries = retries
         self.intervals = list(intervals)
         self.job_timeout = job_timeout

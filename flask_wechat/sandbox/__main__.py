@@ -2,7 +2,10 @@
 
 It prints the base URL and the pre-registered credentials as ``WECHAT_*``
 lines to paste into an app's configuration (or environment), then serves until
-interrupted (Ctrl-C) or terminated.
+interrupted (Ctrl-C) or terminated. ``--user-wrote OPENID`` opens a user's 48-hour
+window from the start; while it runs, ``POST /_sandbox/user-wrote`` does the same and
+``GET /_sandbox/sent`` shows what sites sent through it (see
+:mod:`flask_wechat.sandbox.routes.control`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--token-ttl", type=float, default=7200, help="seconds an access_token lives"
     )
+    parser.add_argument(
+        "--user-wrote",
+        action="append",
+        default=[],
+        metavar="OPENID",
+        help="a user who just wrote to the Official Account, so that customer-service "
+        "messages to them are accepted (repeatable; later: POST /_sandbox/user-wrote)",
+    )
     return parser.parse_args(argv)
 
 
@@ -42,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    for open_id in args.user_wrote:
+        sandbox.user_wrote(open_id)
     done = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -56,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("# or a WeCom app:")
     for key, value in sandbox.flask_config("work").items():
         print(f"# {key}={value}")
+    print(f"# what was sent: {sandbox.url}/_sandbox/sent (JSON) or {sandbox.url}/_sandbox/")
+    print(f"# a user wrote:  POST {sandbox.url}/_sandbox/user-wrote open_id=OPENID")
     sys.stdout.flush()
     try:
         while not done.wait(0.5):

@@ -7,8 +7,11 @@ module; the tests' web side calls :func:`build` for its own per-test queue.
 from __future__ import annotations
 
 import os
+import typing as t
 
+import redis
 from celery import Celery
+from celery.signals import task_failure
 
 from flask_wechat.contrib.celery import CeleryRunner
 
@@ -16,6 +19,9 @@ APP_IMPORT = "tests.contrib.queue_app:create_app"
 #: short, for the tests: a task whose worker died comes back within seconds
 #: (keep it above the longest retry countdown).
 VISIBILITY_TIMEOUT = 4
+#: the list where the worker notes each task Celery marked FAILURE:
+#: ``<celery task id> <exception class>``.
+CELERY_FAILURES_KEY = "qt:celery-failure"
 
 
 def build(redis_url: str, queue: str) -> tuple[Celery, CeleryRunner]:
@@ -42,3 +48,12 @@ if "FLASK_WECHAT_QT_REDIS" in os.environ:  # a worker (or the test's own site)
     celery_app, runner = build(
         os.environ["FLASK_WECHAT_QT_REDIS"], os.environ["FLASK_WECHAT_QT_QUEUE"]
     )
+    _recorder = redis.Redis.from_url(os.environ["FLASK_WECHAT_QT_REDIS"])
+
+    def _record_failure(
+        sender: t.Any = None, task_id: str = "", exception: BaseException | None = None, **_: t.Any
+    ) -> None:
+        """Celery sends task_failure as it marks a task FAILURE."""
+        _recorder.rpush(CELERY_FAILURES_KEY, f"{task_id} {type(exception).__name__}")
+
+    task_failure.connect(_record_failure, weak=False)

@@ -15,6 +15,7 @@ import pytest
 from flask_wechat.sandbox import SANDBOX_OPENID, RelayPlatform, Sandbox
 from flask_wechat.testing import WeChatTestClient
 
+from .celery_worker import CELERY_FAILURES_KEY
 from .conftest import BIN, UPLOAD, Site, assert_no_secret, make_site, uploads, wait_for
 from .queue_app import FAILED_KEY
 
@@ -133,8 +134,16 @@ def test_wechat_down_retried_then_reported_once(
             "the failure report", lambda: site.redis.lrange(FAILED_KEY, 0, -1), log=worker.log
         )
         assert failed == [args[0]["id"].encode()]
+        # Celery marks it FAILURE (what its monitoring lists), once, no retry after.
+        (failure,) = wait_for(
+            "Celery's FAILURE",
+            lambda: site.redis.lrange(CELERY_FAILURES_KEY, 0, -1),
+            log=worker.log,
+        )
+        assert failure.decode().endswith(" DeliveryFailed")
         log = worker.log_text()
         assert log.count("will retry") == 2  # max_retries=2, then reported
+        assert "DeliveryFailed" in log
 
 
 def test_rate_limited_send_waits_for_the_next_minute(site: Site) -> None:
@@ -155,3 +164,20 @@ def test_rate_limited_send_waits_for_the_next_minute(site: Site) -> None:
     time.sleep(3)  # past the usual backoff: nothing was sent again
     assert site.sandbox.count(SEND) == 1
     assert site.sandbox.sent == []
+
+
+def test_refused_for_good_ends_failure_at_once_without_retry(site: Site) -> None:
+    """WeChat refusing a send (40003: the user never wrote) cannot be helped by a
+    retry: reported once, FAILURE in Celery, its retries unused."""
+    WeChatTestClient(site.app).text("late to a stranger", FromUserName="o-never-wrote")
+    worker = site.worker()
+    (failure,) = wait_for(
+        "Celery's FAILURE", lambda: site.redis.lrange(CELERY_FAILURES_KEY, 0, -1), log=worker.log
+    )
+    assert failure.decode().endswith(" DeliveryFailed")
+    assert len(site.redis.lrange(FAILED_KEY, 0, -1)) == 1
+    time.sleep(1.5)  # past the first retry's countdown: nothing comes back
+    assert len(site.redis.lrange(CELERY_FAILURES_KEY, 0, -1)) == 1
+    assert "will retry" not in worker.log_text()
+    sends = [call for call in site.sandbox.calls if "/message/custom/send" in call.path]
+    assert len(sends) == 1

@@ -98,3 +98,49 @@ def test_run_queued_retries_45011_at_the_next_minute() -> None:
         assert usual.value.delay is None  # the queue's own backoff
     finally:
         _apps.clear()
+
+
+@pytest.mark.parametrize("runner", ["rq", "celery"])
+def test_app_import_is_required_and_checked_when_the_runner_is_built(runner: str) -> None:
+    """A runner without ``app_import``, or with one of the wrong shape, fails where it
+    is built (the web process), not later in every worker."""
+    import redis
+    from celery import Celery
+    from rq import Queue
+
+    from flask_wechat.contrib.celery import CeleryRunner
+    from flask_wechat.contrib.rq import RQRunner
+
+    def build(*args: object) -> object:
+        if runner == "rq":
+            queue = Queue("q", connection=redis.Redis(port=1))  # never connected
+            return RQRunner(queue, *args)  # type: ignore[arg-type]
+        return CeleryRunner(Celery("c", set_as_current=False), *args)  # type: ignore[arg-type]
+
+    with pytest.raises(TypeError, match="app_import"):
+        build()
+    for wrong in ("mysite", "mysite.create_app", "my site:app", ":app", "", None):
+        with pytest.raises(ValueError, match="module:attribute") as caught:
+            build(wrong)
+        assert "mysite:create_app" in str(caught.value)
+    assert build("mysite.web:create_app").app_import == "mysite.web:create_app"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("extra", ["rq", "celery"])
+def test_importing_an_adapter_without_its_extra_names_the_extra(extra: str) -> None:
+    """Without the queue's package the import error says what to install."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        f"sys.modules[{extra!r}] = None  # as if not installed\n"
+        f"import flask_wechat.contrib.{extra}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ModuleNotFoundError:")
+    assert f'pip install "flask-wechat-connect[{extra}]"' in last

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rq import Queue
 from rq.job import Job
-from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.scheduler import RQScheduler
 
 from flask_wechat.contrib.rq import JOB_FUNCTION
@@ -135,10 +135,14 @@ def test_wechat_down_retried_then_reported_once(
         (job,) = queued_jobs(site)
         worker = site.worker()
         wait_for("the failure report", lambda: site.redis.lrange(FAILED_KEY, 0, -1), log=worker.log)
-        wait_for("the job to end", lambda: job.get_status() == "finished")
+        wait_for("the job to end", lambda: job.get_status() == "failed", log=worker.log)
         assert site.redis.lrange(FAILED_KEY, 0, -1) == [json.loads(job.args[0])["id"].encode()]
         job.refresh()  # type: ignore[no-untyped-call]
         assert job.retries_left == 0  # RQ retried it twice before
+        # It sits where operators look: RQ's own failed registry, with the reason.
+        failed = FailedJobRegistry(site.queue, connection=site.redis)
+        assert failed.get_job_ids() == [job.id]
+        assert "DeliveryFailed" in (job.latest_result().exc_string or "")  # type: ignore[union-attr]
         log = worker.log_text()
         assert "retry" in log
 
@@ -159,4 +163,21 @@ def test_rate_limited_send_waits_for_the_next_minute(site: Site) -> None:
     assert next_minute - 1 <= when <= next_minute + 2
     time.sleep(2.5)  # past the queue's usual 1 s interval: nothing was sent again
     assert site.sandbox.count(SEND) == 1
+
+
+def test_refused_for_good_ends_failed_at_once_without_retry(site: Site) -> None:
+    """WeChat refusing a send (40003: the user never wrote) cannot be helped by a
+    retry: the job is reported once and ends in RQ's failed registry, its retries
+    unused."""
+    WeChatTestClient(site.app).text("late to a stranger", FromUserName="o-never-wrote")
+    (job,) = queued_jobs(site)
+    worker = site.worker()
+    wait_for("the job to fail", lambda: job.get_status() == "failed", log=worker.log)
+    failed = FailedJobRegistry(site.queue, connection=site.redis)
+    assert failed.get_job_ids() == [job.id]
+    assert site.redis.lrange(FAILED_KEY, 0, -1) == [json.loads(job.args[0])["id"].encode()]
+    time.sleep(1.5)  # longer than the retry interval: nothing comes back
+    assert job.get_status() == "failed"
+    sends = [call for call in site.sandbox.calls if "/message/custom/send" in call.path]
+    assert len(sends) == 1
     assert site.sandbox.sent == []

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from ..state import APIFault, SandboxState
 from . import (
     component,
+    control,
     customer_service,
     kf,
     material,
@@ -66,6 +67,8 @@ def create_app(state: SandboxState, tables: t.Iterable[RouteTable] = DOMAINS) ->
     @app.before_request
     def arrive() -> Response | None:
         g.sandbox_started = time.monotonic()
+        if request.path.startswith(control.PREFIX + "/"):
+            return None  # the sandbox's own endpoints: not an API call
         body, problem = read_body()
         g.sandbox_body = body
         g.sandbox_body_problem = problem
@@ -102,6 +105,7 @@ def create_app(state: SandboxState, tables: t.Iterable[RouteTable] = DOMAINS) ->
             methods=list(route.methods),
             provide_automatic_options=False,
         )
+    app.register_blueprint(control.create_blueprint(state))
     return app
 
 
