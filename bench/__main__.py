@@ -1,6 +1,7 @@
 """Run the benchmarks and print every target as met or MISSED: ``python -m bench``.
 
-``--only`` picks parts (``wsgi``, ``server``, ``memory``, ``refresh``; repeatable);
+``--only`` picks parts (``wsgi``, ``server``, ``memory``, ``refresh``, ``component``;
+repeatable);
 ``memory`` includes the workers' RSS only when ``server`` runs too. The exit
 status is non-zero only when a correctness check fails, not for a missed target.
 """
@@ -11,13 +12,14 @@ import argparse
 import sys
 import typing as t
 
+from bench.component import bench_component
 from bench.memory import bench_dedup_memory, report_rss
 from bench.refresh import bench_refresh
 from bench.report import Report
 from bench.server import bench_server
 from bench.wsgi import bench_wsgi
 
-PARTS = ("wsgi", "server", "memory", "refresh")
+PARTS = ("wsgi", "server", "memory", "refresh", "component")
 
 
 def parse_args(argv: t.Sequence[str] | None) -> argparse.Namespace:
@@ -43,6 +45,12 @@ def parse_args(argv: t.Sequence[str] | None) -> argparse.Namespace:
     server.add_argument("--workers", type=int, default=2, help="gunicorn -w")
     memory = parser.add_argument_group("memory")
     memory.add_argument("--messages", type=int, default=20000, help="N distinct messages")
+    component = parser.add_argument_group("component")
+    component.add_argument("--authorizers", type=int, default=10_000, help="authorizers")
+    component.add_argument(
+        "--component-number", type=int, default=10_000, help="messages per batch"
+    )
+    component.add_argument("--component-repeats", type=int, default=5, help="batches")
     refresh = parser.add_argument_group("refresh")
     refresh.add_argument("--threads", type=int, default=4, help="calling threads")
     refresh.add_argument("--token-ttl", type=float, default=5.0, help="sandbox token lifetime")
@@ -83,6 +91,14 @@ def main(argv: t.Sequence[str] | None = None) -> int:
             token_ttl=args.token_ttl,
             token_delay=args.token_delay,
             interval=args.interval,
+        )
+    if "component" in parts:
+        bench_component(
+            report,
+            authorizers=args.authorizers,
+            number=args.component_number,
+            repeats=args.component_repeats,
+            memory_authorizers=2000,
         )
     report.print_summary()
     return 0

@@ -12,6 +12,10 @@ Account on ``POST /wechat``:
 ``bare_redis``
     ``bare_read`` plus one redis-py ``SET <new key> 1 NX PX 60000`` per request:
     the floor of any callback that claims each message in Redis.
+``bare_handoff``
+    ``bare_read`` handing a trivial function to another thread and waiting for it,
+    once per request (flask_wechat's own :class:`HandlerThreads`): the floor of any
+    callback that runs its handler off the request's thread to answer by a deadline.
 ``wechatpy``
     wechatpy 1.8.18 in a Flask view, as its users write it in safe mode:
     ``check_signature``, ``WeChatCrypto.decrypt_message``, ``parse_message``,
@@ -40,6 +44,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
 from flask_wechat import Message, TextReply, WeChat
+from flask_wechat.handler_threads import HandlerThreads, Job
 
 TOKEN = "bench-token"
 APP_ID = "wxbench0123456789"
@@ -50,6 +55,7 @@ URL = "/wechat"
 NAMES = (
     "bare",
     "bare_read",
+    "bare_handoff",
     "bare_redis",
     "wechatpy",
     "wechatpy_redis",
@@ -98,6 +104,29 @@ def make_bare_read_app() -> Flask:
     def callback() -> str:
         read_request()
         return "success"
+
+    return app
+
+
+def make_bare_handoff_app() -> Flask:
+    """``bare_read`` plus one hand-off to a handler thread and back per request."""
+    app = Flask("bench_bare_handoff")
+    threads = HandlerThreads(4)
+
+    def nothing() -> str:
+        return "success"
+
+    def late(result: str | None, error: BaseException | None) -> None:
+        raise AssertionError("the trivial job never comes late")
+
+    @app.post(URL)
+    def callback() -> str:
+        read_request()
+        job: Job[str] = Job(nothing, late)
+        threads.submit(job)
+        if not job.wait(5.0) or job.result is None:
+            abort(500)
+        return job.result
 
     return app
 
@@ -167,6 +196,14 @@ def build_wechat_app(
 ) -> tuple[Flask, Counter]:
     """flask_wechat with its defaults (``settings`` change some), a text echo
     handler, and its run counter."""
+    app, _wechat, counter = build_wechat(redis_url, handler_threads=handler_threads, **settings)
+    return app, counter
+
+
+def build_wechat(
+    redis_url: str | None = None, *, handler_threads: int | None = None, **settings: t.Any
+) -> tuple[Flask, WeChat, Counter]:
+    """:func:`build_wechat_app`, with the extension too."""
     app = Flask("bench_wechat_redis" if redis_url else "bench_wechat")
     app.config.update(wechat_config(redis_url), **settings)
     wechat = WeChat(app, handler_threads=handler_threads)
@@ -177,7 +214,7 @@ def build_wechat_app(
         counter.runs += 1
         return TextReply(message.content or "")
 
-    return app, counter
+    return app, wechat, counter
 
 
 def redis_url(name: str) -> str:
@@ -194,6 +231,8 @@ def make_app(name: str) -> Flask:
         return make_bare_app()
     if name == "bare_read":
         return make_bare_read_app()
+    if name == "bare_handoff":
+        return make_bare_handoff_app()
     if name == "bare_redis":
         return make_bare_redis_app(redis_url(name))
     if name == "wechatpy":

@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 
 from flask import Flask
 
+from bench.report import Report
 from flask_wechat import WeChat
 from flask_wechat.testing import WeChatTestClient
 
@@ -215,6 +216,29 @@ def bench_memory(count: int) -> tuple[float, float]:
         clients = (tracemalloc.get_traced_memory()[0] - before) / max(1, built)
         tracemalloc.stop()
     return accounts, accounts + clients
+
+
+def bench_component(
+    report: Report, *, authorizers: int, number: int, repeats: int, memory_authorizers: int
+) -> None:
+    """The spread and memory figures, with their target, added to ``report``."""
+    print(f"messages over {authorizers} authorizers vs one account:")
+    spread, own = bench_spread(authorizers=authorizers, number=number, repeats=repeats)
+    report.target(
+        f"messages over {authorizers} authorizers ≥ {RATIO_TARGET} × one authorizer",
+        f"{spread:.3f}×",
+        spread >= RATIO_TARGET,
+    )
+    report.figure(
+        f"component: messages over {authorizers} authorizers / the site's own account",
+        f"{own:.3f}× (against {RATIO_TARGET}; its URL is a static rule, theirs <app_id>)",
+    )
+    idle, with_client = bench_memory(memory_authorizers)
+    report.figure("component: memory per idle authorizer", f"{idle / 1024:.1f} KiB")
+    report.figure(
+        "component: memory per idle authorizer with its API client",
+        f"{with_client / 1024:.1f} KiB",
+    )
 
 
 def main(argv: t.Sequence[str] | None = None) -> int:

@@ -27,24 +27,33 @@ import sys
 import time
 import typing as t
 
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+
 from bench import callback
 from bench.apps import (
     AES_KEY,
     APP_ID,
     TOKEN,
     URL,
+    build_wechat,
     build_wechat_app,
     make_bare_app,
+    make_bare_handoff_app,
     make_bare_read_app,
 )
 from bench.apps import make_wechatpy_app as make_wechatpy
 from bench.report import Report, median
 from bench.traffic import build, check_answer, make_encoder, serial_of
+from flask_wechat.contrib.otel import instrument
 from flask_wechat.crypto import MessageCrypto
 from flask_wechat.testing import WeChatTestClient
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from flask_wechat import WeChat
 
 W = t.TypeVar("W", bound="Wire")
 
@@ -149,6 +158,26 @@ class Caller:
         return perf() - start
 
 
+class InstrumentedCaller(Caller):
+    """A :class:`Caller` with ``instrument(wechat)`` on while it runs: the tracer
+    it installs sees every app of the process, so it is taken off after."""
+
+    def __init__(self, app: WSGIApplication, wechat: WeChat) -> None:
+        super().__init__(app)
+        self.wechat = wechat
+
+    def run(self, batch: t.Sequence[W], then: t.Callable[[W], object] | None = None) -> int:
+        instrumentation = instrument(
+            self.wechat,
+            tracer_provider=TracerProvider(),
+            meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()]),
+        )
+        try:
+            return super().run(batch, then)
+        finally:
+            instrumentation.uninstrument()
+
+
 def check(name: str, caller: Caller, encoder: WeChatTestClient, crypto: MessageCrypto) -> None:
     """One request through ``caller``, outside the clock: it must answer the echo."""
     request = build(encoder, 1)[0]
@@ -166,13 +195,18 @@ def bench_wsgi(report: Report, *, repeats: int, number: int, warmup: int) -> Non
     unguarded_app, _ = build_wechat_app(WECHAT_DEDUP_TTL=0, WECHAT_REPLAY_WINDOW=0)
     # not a target either: handlers in the request's thread, no deadline hand-off
     inline_app, _ = build_wechat_app(handler_threads=0)
+    # nor this: OpenTelemetry on, with the SDK's providers (spans and metrics
+    # recorded, nothing exported), installed only while this app is timed
+    otel_app, otel_wechat, _ = build_wechat()
     callers = {
         "bare": Caller(make_bare_app()),
         "bare_read": Caller(make_bare_read_app()),
+        "bare_handoff": Caller(make_bare_handoff_app()),
         "wechatpy": Caller(make_wechatpy()),
         "wechat": Caller(wechat_app),
         "wechat_unguarded": Caller(unguarded_app),
         "wechat_inline": Caller(inline_app),
+        "wechat_otel": InstrumentedCaller(otel_app, otel_wechat),
     }
     for name, caller in callers.items():
         check(name, caller, encoder, crypto)
@@ -221,6 +255,12 @@ def bench_wsgi(report: Report, *, repeats: int, number: int, warmup: int) -> Non
 
     a, b, c, p = (median(timings[name]) for name in ("bare", "wechatpy", "wechat", "pipeline"))
     report.figure("wsgi (a) bare Flask", f"{a:.1f} µs/request")
+    h = median(timings["bare_handoff"])
+    report.figure("wsgi (aₕ) bare Flask + one thread hand-off", f"{h:.1f} µs/request")
+    report.figure(
+        "wsgi flask_wechat's cost over that floor / wechatpy's over bare: (c−aₕ)/(b−a)",
+        f"{(c - h) / (b - a):.2f}× (not a target)",
+    )
     r = median(timings["bare_read"])
     report.figure("wsgi (a') bare Flask reading query and body", f"{r:.1f} µs/request")
     report.figure("wsgi (b) wechatpy in Flask", f"{b:.1f} µs/request")
@@ -240,6 +280,9 @@ def bench_wsgi(report: Report, *, repeats: int, number: int, warmup: int) -> Non
     i = median(timings["wechat_inline"])
     report.figure("wsgi (cᵢ) flask_wechat, handlers in the request's thread", f"{i:.1f} µs/request")
     report.figure("wsgi the deadline's hand-off (c−cᵢ)", f"{c - i:.1f} µs (not a target)")
+    o = median(timings["wechat_otel"])
+    report.figure("wsgi (cₒ) flask_wechat with contrib.otel.instrument", f"{o:.1f} µs/request")
+    report.figure("wsgi what instrument() costs (cₒ−c)", f"{o - c:.1f} µs (not a target)")
     ratio = (c - a) / (b - a) if b > a else float("inf")
     report.target(
         f"flask_wechat cost over bare ≤ {COST_RATIO_TARGET} × wechatpy's",

@@ -151,9 +151,10 @@ SETTINGS: tuple[Setting, ...] = (
             "`0` disables", _seconds, shared=True),
     Setting("dedup_ttl", 60, "seconds a message is remembered so that WeChat's retries "
             "never run handlers twice; `0` disables", _seconds, shared=True),
-    Setting("reply_deadline", 4.5, "seconds, from WeChat's `timestamp`, by which the "
-            "callback answers; a handler still running then has its reply sent later "
-            "through the API; `0` turns the deadline off", _seconds, shared=True),
+    Setting("reply_deadline", 4.5, "seconds a handler may take before the callback "
+            "answers `success` and its reply is sent later through the API (never past "
+            "4.5 s after WeChat's `timestamp`); `0` turns the deadline off", _seconds,
+            shared=True),
     Setting("relay_url", None, "the 7moor platform's receive URL; `None` = no relay", _text),
     Setting("relay_token", None, "the 7moor token (required with a relay)", _text,
             secret=True),

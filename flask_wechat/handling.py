@@ -28,7 +28,7 @@ import logging
 import time
 import typing as t
 
-from flask import Response, copy_current_request_context, has_request_context
+from flask import Response
 
 from . import observe, signals
 from .dispatch import coerce_reply
@@ -140,12 +140,15 @@ def handle(
     threads = state.handler_threads
     if threads is None or budget is None:
         return _handle_inline(app, state, message, render, budget)
-    work = functools.partial(run_handler, app, state, message)
-    if has_request_context():  # the handler sees the request, in a context of its own
-        work = copy_current_request_context(work)
-    # and every other context variable of the request's (a tracer's current span),
-    # for the handler and for sending its reply when it comes late
+    # The handler runs in a copy of the request's context variables: it sees the
+    # request (and a tracer's current span), in an application context of its own,
+    # so its ``g`` and what teardown closes (a database session) are its own even
+    # when it goes on after the request ended.
     context = contextvars.copy_context()
+
+    def work() -> Result:
+        with app.app_context():
+            return run_handler(app, state, message)
 
     def late(result: Result, error: BaseException | None) -> None:
         context.run(_finished_late, app, state, message, result, error)
