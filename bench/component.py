@@ -36,6 +36,7 @@ from urllib.parse import urlencode
 from flask import Flask
 
 from bench.report import Report
+from bench.traffic import STAMP_AHEAD
 from flask_wechat import WeChat
 from flask_wechat.testing import WeChatTestClient
 
@@ -99,11 +100,12 @@ def requests_for(
     """``count`` encrypted text messages, round-robin over ``accounts``."""
     encoders = {name: WeChatTestClient(app, name) for name in dict.fromkeys(accounts)}
     out = []
+    stamp = int(time.time()) + STAMP_AHEAD  # see bench.traffic: none may look queued
     for n in range(count):
         encoder = encoders[accounts[n % len(accounts)]]
         number = serial + n
         message = encoder.message("text", Content=f"hello #{number}", MsgId=10**15 + number)
-        body, query = encoder.encode(message)
+        body, query = encoder.encode(message, timestamp=stamp)
         out.append((encoder.url, urlencode(query), body))
     return out
 

@@ -21,17 +21,31 @@ from .dedup import Deduplicator
 logger = logging.getLogger("flask_wechat")
 
 if t.TYPE_CHECKING:
-    from flask import Flask
+    from flask import Flask, Response
 
-    from .callback import Callback
     from .component import Component
     from .config import Account, AppSettings
     from .dispatch import Registry
     from .durable import DurableStore
     from .handler_threads import HandlerThreads
-    from .relay import Relay
+    from .messages import Message
     from .store import Store
     from .tasks import TaskRegistry, TaskRunner
+
+
+class Endpoint(t.Protocol):
+    """An account's callback endpoint (:class:`flask_wechat.callback.Callback`)."""
+
+    def get(self) -> Response: ...
+
+    def post(self) -> Response: ...
+
+
+class Forwarder(t.Protocol):
+    """What hands messages to the customer-service relay
+    (:class:`flask_wechat.relay.Relay`)."""
+
+    def forward(self, app: Flask, message: Message) -> None: ...
 
 
 class WeChatState:
@@ -49,10 +63,10 @@ class WeChatState:
         task_runner: TaskRunner,
         tasks: TaskRegistry,
         handler_threads: HandlerThreads | None = None,
-        relay: Relay | None = None,
+        relay: Forwarder | None = None,
         blueprint_name: str = "wechat",
         component: Component | None = None,
-        authorizer_callback: t.Callable[[WeChatState, Account], Callback] | None = None,
+        authorizer_callback: t.Callable[[WeChatState, Account], Endpoint] | None = None,
     ) -> None:
         #: the configured accounts, by name.
         self.accounts = accounts
@@ -90,14 +104,14 @@ class WeChatState:
         }
         #: one callback endpoint per account with a callback URL (filled by the
         #: blueprint that mounts them).
-        self.callbacks: dict[str, Callback] = {}
+        self.callbacks: dict[str, Endpoint] = {}
         #: the third-party platform (``WECHAT_COMPONENT``), whose authorizers are
         #: accounts too, looked up at runtime; ``None`` without one.
         self.component = component
         # Authorizers' callbacks, built on first use (at most as many as the
         # component keeps accounts of).
         self._authorizer_callback = authorizer_callback
-        self._authorizer_callbacks: BoundedCache[str, Callback] = BoundedCache(
+        self._authorizer_callbacks: BoundedCache[str, Endpoint] = BoundedCache(
             component.cache_size if component is not None else 1
         )
         if component is not None:
@@ -154,7 +168,7 @@ class WeChatState:
             return self.component.client(account.name)
         return self.clients[account.name]
 
-    def authorizer_callback(self, app_id: str) -> Callback:
+    def authorizer_callback(self, app_id: str) -> Endpoint:
         """The callback endpoint of authorizer ``app_id``, built on first use.
 
         :raises LookupError: ``app_id`` has not authorized the platform.

@@ -27,7 +27,6 @@ from .errors import PermanentFailure, RelayError, TokenUnavailable, TransportErr
 if t.TYPE_CHECKING:
     from flask import Flask
 
-    from .state import WeChatState
 
 logger = logging.getLogger("flask_wechat")
 
@@ -94,7 +93,9 @@ def _trace(value: t.Any) -> dict[str, str] | None:
 
 
 #: Performs a task in the app's context; raising means "failed" (maybe retried).
-TaskFunc = t.Callable[["Flask", "WeChatState", Task], None]
+#: (The state is the app's :class:`~flask_wechat.state.WeChatState`; this low
+#: layer does not name it.)
+TaskFunc = t.Callable[["Flask", t.Any, Task], None]
 
 
 #: Every task flask_wechat performs, by name: each module registers its own with
@@ -160,7 +161,7 @@ def retryable(exc: BaseException) -> bool:
 def perform(app: Flask, task: Task) -> None:
     """Perform ``task`` once, in ``app``'s context; exceptions propagate."""
     with app.app_context():
-        state: WeChatState = app.extensions["wechat"]
+        state: t.Any = app.extensions["wechat"]
         with observe.unit(app, "task", link=task.trace, account=task.account, task=task.name):
             state.tasks[task.name](app, state, task)
 

@@ -56,7 +56,7 @@ if t.TYPE_CHECKING:
     from ..component import Component
     from ..config import Account
     from ..messages import Message
-    from ..state import WeChatState
+    from ..state import Endpoint, WeChatState
 
 logger = logging.getLogger("flask_wechat")
 
@@ -257,7 +257,7 @@ def add_component_routes(blueprint: Blueprint, state: WeChatState) -> None:
         with observe.callback(app_id[:_LONGEST_APP_ID]):  # as every account's callback
             return authorizer_endpoint(app_id, lambda endpoint: endpoint.post())
 
-    def authorizer_endpoint(app_id: str, answer: t.Callable[[Callback], Response]) -> Response:
+    def authorizer_endpoint(app_id: str, answer: t.Callable[[Endpoint], Response]) -> Response:
         try:
             if len(app_id) > _LONGEST_APP_ID:  # not worth a look in the store
                 raise LookupError(app_id[:_LONGEST_APP_ID])

@@ -30,8 +30,24 @@ import urllib.request
 
 from ..crypto import MessageCrypto, make_nonce, sign
 
-if t.TYPE_CHECKING:
-    from .state import SandboxState
+
+class SandboxApps(t.Protocol):
+    """What a fake platform needs of the sandbox
+    (:class:`~flask_wechat.sandbox.state.SandboxState`): its clock, token lifetime
+    and lock, and the apps registered with it."""
+
+    clock: t.Callable[[], float]
+    token_ttl: float
+    lock: t.Any
+    #: the access_tokens issued, by value (each with ``app_id`` and ``revoked``).
+    tokens: dict[str, t.Any]
+
+    def find_app(self, app_id: str, agent_id: int | None = None) -> object | None: ...
+
+    def register(
+        self, app_id: str, secret: str, kind: str = "mp", *, agent_id: int | None = None
+    ) -> object: ...
+
 
 #: Where WeChat pushes to (a base URL such as ``http://127.0.0.1:5000``), or a
 #: Flask test client.
@@ -71,7 +87,7 @@ class FakeComponent:
     """
 
     def __init__(
-        self, state: SandboxState, app_id: str, secret: str, token: str, encoding_aes_key: str
+        self, state: SandboxApps, app_id: str, secret: str, token: str, encoding_aes_key: str
     ) -> None:
         self.state = state
         self.app_id = app_id
