@@ -233,7 +233,7 @@ class Callback:
                 except StoreUnavailable as exc:
                     logger.warning("could not remember an answer for %r: %s", account.name, exc)
         # observability: a passive reply, or just ``success`` ("late" when a task sends the reply)
-        outcome: observe.Outcome = "success" if answer is SUCCESS else "reply"
+        outcome: observe.CallbackOutcome = "success" if answer is SUCCESS else "reply"
         observe.decided(outcome, message)
         return answer.to_response()
 

@@ -41,7 +41,7 @@ if t.TYPE_CHECKING:
 Value = str | int | float | None
 
 #: How a callback request ended (``callback_handled``'s ``outcome=``).
-Outcome = t.Literal["reply", "success", "late", "duplicate", "rejected"]
+CallbackOutcome = t.Literal["reply", "success", "late", "duplicate", "rejected"]
 
 
 class Unit:
@@ -163,7 +163,7 @@ def _watched_callback(unit: Unit) -> Iterator[Unit]:
         )
 
 
-def decided(outcome: Outcome, message: Message) -> None:
+def decided(outcome: CallbackOutcome, message: Message) -> None:
     """Tell the current callback how ``message`` ended.
 
     ``"late"`` sticks: a reply handed to a task makes the request ``"late"`` even
@@ -177,7 +177,7 @@ def decided(outcome: Outcome, message: Message) -> None:
     unit.set(outcome=outcome, **_described(message))
 
 
-def settled(outcome: Outcome, name: str | None) -> None:
+def settled(outcome: CallbackOutcome, name: str | None) -> None:
     """Tell the current callback how a request that carried no message ended (a
     third-party platform's push: ``name`` is its ``InfoType``)."""
     unit = _callback.get()
