@@ -572,22 +572,15 @@ class Component:
             if account is None:  # pragma: no cover - _recover saved it
                 raise NotAuthorized(app_id)
         app = self._app()
-        refreshed = None if app is None else _refreshed(weakref.ref(app), app_id)
+        refreshed = (
+            None if app is None else signals.token_refresh_reporter(weakref.ref(app), app_id)
+        )
         return self._clients.put(
             app_id,
             AuthorizerClient(
                 account, self.store, self, session=self._session, on_token_refresh=refreshed
             ),
         )
-
-
-def _refreshed(ref: weakref.ref[Flask], account: str) -> t.Callable[[], None]:
-    def refreshed() -> None:
-        sender = ref()
-        if sender is not None and signals.access_token_refreshed.receivers:
-            signals.access_token_refreshed.send(sender, account=account)
-
-    return refreshed
 
 
 def _permissions(info: t.Mapping[str, t.Any]) -> list[int]:

@@ -15,8 +15,12 @@ for the account named ``shop``.
 from __future__ import annotations
 
 import typing as t
+import weakref
 
 from blinker import Namespace, Signal
+
+if t.TYPE_CHECKING:
+    from flask import Flask
 
 _signals = Namespace()
 _type_signals = Namespace()
@@ -158,3 +162,15 @@ batch_job_result = signal_for("batch_job_result")
 kf_create_session = signal_for("kf_create_session")
 kf_close_session = signal_for("kf_close_session")
 kf_switch_session = signal_for("kf_switch_session")
+
+
+def token_refresh_reporter(app: weakref.ref[Flask], account: str) -> t.Callable[[], None]:
+    """What a client calls when it fetched a new access_token: sends
+    :data:`access_token_refreshed` for ``account`` (``app`` is held weakly)."""
+
+    def refreshed() -> None:
+        sender = app()
+        if sender is not None and access_token_refreshed.receivers:
+            access_token_refreshed.send(sender, account=account)
+
+    return refreshed

@@ -97,7 +97,7 @@ class WeChatState:
                 account,
                 store,
                 stable_token=settings.stable_token,
-                on_token_refresh=_refreshed(ref, name),
+                on_token_refresh=signals.token_refresh_reporter(ref, name),
                 sender=ref,
             )
             for name, account in accounts.items()
@@ -184,12 +184,3 @@ class WeChatState:
         if account is not self._cached_authorizer(app_id):  # built for this request alone
             return self._authorizer_callback(self, account)
         return self._authorizer_callbacks.put(app_id, self._authorizer_callback(self, account))
-
-
-def _refreshed(ref: weakref.ref[Flask], account: str) -> t.Callable[[], None]:
-    def refreshed() -> None:
-        sender = ref()
-        if sender is not None and signals.access_token_refreshed.receivers:
-            signals.access_token_refreshed.send(sender, account=account)
-
-    return refreshed

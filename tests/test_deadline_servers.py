@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import os
-import subprocess
-import sys
 import threading
 import time
 import typing as t
@@ -25,7 +22,6 @@ from pathlib import Path
 
 import pytest
 import redis
-import requests
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -42,63 +38,13 @@ from .deadline_server_app import (
     STORE_ENV,
     TOKEN,
 )
-from .test_dedup import _free_port, _no_control_socket
-from .test_scale_out import RedisServer, wait_for
+from .test_scale_out import RedisServer, start_gunicorn, stop_gunicorn, wait_for
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 #: WeChat's own numbers: it waits 5 s for an answer and tries 3 times.
 WECHAT_TIMEOUT = 5.0
 WECHAT_TRIES = 3
 
 pytestmark = pytest.mark.redis
-
-
-def start_gunicorn(
-    worker_class: str, threads: int, env: dict[str, str], log: Path
-) -> tuple[str, subprocess.Popen[bytes]]:
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--chdir",
-        str(PROJECT_DIR),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-        "--worker-class",
-        worker_class,
-        "--threads",
-        str(threads),
-        "--timeout",
-        "60",
-        "--graceful-timeout",
-        "1",
-        *_no_control_socket(),
-        "tests.deadline_server_app:create_app()",
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            env={**os.environ, **env},
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}/wechat"
-
-    def serving() -> bool:
-        if process.poll() is not None:
-            pytest.fail("gunicorn exited:\n" + log.read_text(errors="replace")[-2000:])
-        try:
-            return requests.get(url, timeout=1).status_code == 400
-        except requests.RequestException:
-            return False
-
-    wait_for("gunicorn to serve", serving, timeout=30)
-    return url, process
 
 
 def encoder(sandbox: Sandbox) -> WeChatTestClient:
@@ -131,8 +77,15 @@ def test_slow_handlers_are_answered_in_time_once_and_replied_late_once(
             store_redis.start()
             stack.callback(store_redis.kill)
             env[STORE_ENV] = store_redis.url
-        url, process = start_gunicorn(worker_class, threads, env, tmp_path / "gunicorn.log")
-        stack.callback(_stop, process)
+        server = start_gunicorn(
+            env,
+            tmp_path / "gunicorn.log",
+            app="tests.deadline_server_app:create_app()",
+            worker_class=worker_class,
+            threads=threads,
+        )
+        stack.callback(stop_gunicorn, server)
+        url = server.url
         client = encoder(sandbox)
         open_ids = [f"oSlowUser{number:019d}" for number in range(users)]
         for open_id in open_ids:
@@ -155,16 +108,6 @@ def test_slow_handlers_are_answered_in_time_once_and_replied_late_once(
         assert {sent["text"]["content"] for sent in sandbox.sent} == {"thought about hello"}
         runs = redis.Redis.from_url(redis_db, decode_responses=True).hgetall(RUNS_KEY)
         assert runs == dict.fromkeys(open_ids, "1")  # the handler once per user
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait(timeout=15)
 
 
 # == the shared store under pressure ===========================================

@@ -121,7 +121,15 @@ class Gunicorn:
     log: Path
 
 
-def start_gunicorn(env: dict[str, str], log: Path) -> Gunicorn:
+def start_gunicorn(
+    env: dict[str, str],
+    log: Path,
+    *,
+    app: str = "tests.scale_server_app:create_app()",
+    worker_class: str = "gthread",
+    threads: int = 4,
+) -> Gunicorn:
+    """Two workers of ``worker_class`` serving ``app`` on a free port, once they answer."""
     port = _free_port()
     command = [
         sys.executable,
@@ -134,15 +142,15 @@ def start_gunicorn(env: dict[str, str], log: Path) -> Gunicorn:
         "--workers",
         "2",
         "--worker-class",
-        "gthread",
+        worker_class,
         "--threads",
-        "4",
+        str(threads),
         "--timeout",
-        "30",
+        "60",
         "--graceful-timeout",
         "5",
         *_no_control_socket(),
-        "tests.scale_server_app:create_app()",
+        app,
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(
