@@ -28,23 +28,14 @@ import pytest
 from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_APP_SECRET, SANDBOX_OPENID, Sandbox
 from flask_wechat.testing import WeChatTestClient
 
+from .test_scale_out import wait_for
+
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "docs" / "recipes"
 BIN = Path(sys.executable).parent
 #: an all-digit token, quoted as the recipes say: from_prefixed_env() parses JSON.
 TOKEN_ENV = '"20240917"'
 WAIT = 30.0
-
-
-def wait_for(what: str, check: Callable[[], t.Any], timeout: float = WAIT) -> t.Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def load_recipe(name: str) -> ModuleType:
@@ -135,7 +126,7 @@ def test_llm_bot_answers_in_time_and_the_reply_comes_later(
     assert elapsed < deadline + 0.5
     assert sandbox.sent == []  # the model had not answered yet
 
-    (sent,) = wait_for("the late reply", lambda: sandbox.sent)
+    (sent,) = wait_for("the late reply", lambda: sandbox.sent, timeout=WAIT)
     assert sent["kind"] == "custom"
     assert sent["touser"] == SANDBOX_OPENID
     assert sent["text"]["content"] == ChatAPI.answer
@@ -229,7 +220,7 @@ def test_site_on_gunicorn_redis_and_a_queue(
         running(gunicorn, env, tmp_path, log),
         running(WORKERS[queue](redis_db), env, tmp_path, log),
     ):
-        wait_for("gunicorn to listen", listening)
+        wait_for("gunicorn to listen", listening, timeout=WAIT)
         echo = simulate("hello")
         assert echo.returncode == 0, echo.stderr + log.read_text(errors="replace")[-3000:]
         assert "HTTP 200" in echo.stdout
@@ -238,7 +229,7 @@ def test_site_on_gunicorn_redis_and_a_queue(
         report = simulate("report please")
         assert report.returncode == 0, report.stderr
         assert "answer: success" in report.stdout  # late: answered success, reply queued
-        sent = wait_for("the queued reply", lambda: sandbox.sent)
+        sent = wait_for("the queued reply", lambda: sandbox.sent, timeout=WAIT)
         assert [(body["touser"], body["text"]["content"]) for body in sent] == [
             (SANDBOX_OPENID, "your report is ready")
         ]

@@ -176,12 +176,20 @@ def error_answer(fault: APIFault, status: int = 200) -> Response:
         "invoke_time": int(state.clock()),
         "cost_in_ms": int((time.monotonic() - started) * 1000),
         "request_url": _masked_query(request.args.to_dict()),
-        "request_body": request.get_data(cache=True)[:4096].decode("utf-8", "replace"),
+        "request_body": _body_text(),
         "response_body": answer.get_data(as_text=True),
         "client_ip": request.remote_addr or "",
     }
     state.remember_rid(rid, request.args.to_dict(), g.get("sandbox_body"), call)
     return answer
+
+
+def _body_text() -> str:
+    """The request's body as text, at most 4 KiB; none for a GET (an older werkzeug
+    would wait for a body a GET never sends)."""
+    if request.method not in ("POST", "PUT") or request.mimetype == "multipart/form-data":
+        return ""
+    return request.get_data(cache=True)[:4096].decode("utf-8", "replace")
 
 
 def _masked_query(args: dict[str, str]) -> str:
