@@ -33,6 +33,13 @@ def recipe() -> dict[str, t.Any]:
 
 def test_the_recipe_keeps_authorizers_in_sql(sandbox: Sandbox, tmp_path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'site.db'}")
+    try:
+        _keeps_authorizers(sandbox, engine)
+    finally:
+        engine.dispose()  # its SQLite connections, closed
+
+
+def _keeps_authorizers(sandbox: Sandbox, engine: sa.Engine) -> None:
     store = recipe()["SQLAuthorizers"](engine)
     site = make_site(
         sandbox, wechat=WeChat(task_runner=InlineRunner(backoff=0.01), authorizer_store=store)
