@@ -12,6 +12,7 @@ fresh one holding the ``photo.jpg`` that examples upload.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -37,6 +38,11 @@ from flask_wechat.sandbox import SANDBOX_OPENID, Sandbox
 from flask_wechat.sandbox import __main__ as sandbox_main
 
 ROOT = Path(__file__).resolve().parent.parent
+# gunicorn's --chdir defaults to the directory it is first imported in: here, not a
+# document's temporary one (gone by the time another check builds a Config).
+with contextlib.suppress(ImportError):  # only the shell checks that name it need it
+    import gunicorn.config  # noqa: F401
+
 DISTRIBUTION = "flask-wechat-connect"
 SHELL_LANGUAGES = ("sh", "console")
 TEMPLATE_LANGUAGES = ("html+jinja",)
