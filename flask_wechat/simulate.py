@@ -90,7 +90,7 @@ def sandboxed(app: Flask, account: str, user: str) -> Iterator[list[dict[str, t.
             api_base_url=sandbox.url,
         )
         sandbox.user_wrote(user, config["WECHAT_APP_ID"])
-        saved_client, saved_runner = state.clients[real.name], state.task_runner
+        saved_client, saved_runner = state.client(real.name), state.task_runner
         state.clients[real.name] = Client(fake, MemoryStore())
         state.task_runner = InlineRunner(attempts=2, backoff=0.05)
         try:

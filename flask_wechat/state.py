@@ -10,6 +10,7 @@ nothing itself: handling is :mod:`flask_wechat.handling`, callbacks are
 from __future__ import annotations
 
 import logging
+import threading
 import typing as t
 import weakref
 
@@ -90,18 +91,10 @@ class WeChatState:
         self.relay = relay
         #: the name of the blueprint the callbacks are mounted on.
         self.blueprint_name = blueprint_name
-        ref = weakref.ref(app)
-        #: one API client per account.
-        self.clients = {
-            name: Client(
-                account,
-                store,
-                stable_token=settings.stable_token,
-                on_token_refresh=signals.token_refresh_reporter(ref, name),
-                sender=ref,
-            )
-            for name, account in accounts.items()
-        }
+        self._app = weakref.ref(app)
+        #: the API client of each configured account, built on its first use.
+        self.clients: dict[str, Client] = {}
+        self._clients_lock = threading.Lock()
         #: one callback endpoint per account with a callback URL (filled by the
         #: blueprint that mounts them).
         self.callbacks: dict[str, Endpoint] = {}
@@ -164,9 +157,21 @@ class WeChatState:
         """The API client of account ``name`` (an authorizer's AppID, too)."""
         account = self.account(name)
         client = self.clients.get(account.name)
-        if client is None and self.component is not None:
+        if client is not None:
+            return client
+        if account.name not in self.accounts and self.component is not None:
             return self.component.client(account.name)
-        return self.clients[account.name]
+        with self._clients_lock:
+            client = self.clients.get(account.name)
+            if client is None:
+                client = self.clients[account.name] = Client(
+                    account,
+                    self.store,
+                    stable_token=self.settings.stable_token,
+                    on_token_refresh=signals.token_refresh_reporter(self._app, account.name),
+                    sender=self._app,
+                )
+        return client
 
     def authorizer_callback(self, app_id: str) -> Endpoint:
         """The callback endpoint of authorizer ``app_id``, built on first use.

@@ -10,7 +10,7 @@ from flask import Flask
 from flask_wechat import Message, TextReply, WeChat
 from flask_wechat.testing import WeChatTestClient
 
-from .conftest import AES_KEY, APP_ID, APP_SECRET, TOKEN, AppFactory
+from .conftest import AES_KEY, APP_ID, APP_SECRET, TOKEN, AppFactory, create_app
 
 SHOP = {
     "token": "shop-token",
@@ -231,3 +231,18 @@ def test_cli_group_is_registered(plain_app: tuple[Flask, WeChat]) -> None:
     result = app.test_cli_runner().invoke(args=["wechat", "--help"])
     assert result.exit_code == 0
     assert "accounts" in result.output
+
+
+def test_nothing_is_built_per_account_at_init_app_api_clients_come_on_first_use() -> None:
+    accounts = {
+        f"shop{number}": {"token": "t", "app_id": f"wx{number:016d}", "app_secret": "s"}
+        for number in range(200)
+    }
+    app, wechat = create_app(WECHAT_ACCOUNTS=accounts)
+    state = wechat.state(app)
+    assert state.clients == {}
+    with app.app_context():
+        client = wechat.client("shop7")
+        assert wechat.client("shop7") is client
+        assert client.account.app_id == "wx0000000000000007"
+    assert list(state.clients) == ["shop7"]
