@@ -28,6 +28,7 @@ import pytest
 from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_APP_SECRET, SANDBOX_OPENID, Sandbox
 from flask_wechat.testing import WeChatTestClient
 
+from .conftest import _free_port
 from .test_scale_out import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,12 +140,6 @@ def test_llm_bot_answers_in_time_and_the_reply_comes_later(
 
 
 # -- gunicorn + Redis + RQ or Celery ------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

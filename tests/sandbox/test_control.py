@@ -3,7 +3,6 @@ from outside the sandbox's process (``python -m flask_wechat.sandbox``)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -17,14 +16,10 @@ from flask_wechat import WeChat
 from flask_wechat.errors import APIError
 from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_APP_SECRET, Sandbox
 
+from ..conftest import _free_port
+
 WROTE_AT_START = "oWROTE-AT-START"
 WROTE_LATER = "oWROTE-LATER"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
