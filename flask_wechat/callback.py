@@ -11,9 +11,7 @@ is :mod:`flask_wechat.handling`; reading and answering HTTP is
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
 import logging
 import time
 import typing as t
@@ -21,11 +19,10 @@ import typing as t
 from flask import Response, current_app
 
 from . import observe, signals
-from .crypto import MessageCrypto
 from .dedup import Deduplicator
+from .delivery import SUCCEEDED, Routed, report_failure
 from .edge import (
     SUCCESS,
-    Answer,
     check_timestamp,
     current_request,
     query_args,
@@ -33,7 +30,7 @@ from .edge import (
     reject,
 )
 from .errors import MalformedBody, RejectedRequest, ReplayedRequest, StoreUnavailable
-from .handling import handle, report_failure
+from .handling import handle
 from .messages import Message
 from .store import Claim
 from .tasks import Task
@@ -44,8 +41,9 @@ if t.TYPE_CHECKING:
     from flask import Flask
 
     from .config import Account
+    from .crypto import MessageCrypto
+    from .delivery import AccountDelivery
     from .parsing import Fields
-    from .replies import Reply
     from .state import WeChatState
 
 logger = logging.getLogger("flask_wechat")
@@ -79,17 +77,17 @@ class Callback:
     """One account's callback endpoint; platforms override the hooks below."""
 
     def __init__(
-        self, state: WeChatState, account: Account, crypto: MessageCrypto | None = None
+        self, state: WeChatState, account: Account, delivery: AccountDelivery | None = None
     ) -> None:
         self.state = state
         self.account = account
-        # ``crypto``: one shared by many callbacks (a third-party platform's authorizers)
-        self.crypto: MessageCrypto | None = crypto
+        #: where the account's answers go (:mod:`flask_wechat.delivery`)
+        self.delivery = delivery if delivery is not None else state.delivery_for(account)
+        #: the account's message crypto (the delivery's, which seals the replies)
+        self.crypto: MessageCrypto | None = self.delivery.crypto
         # what every delivery needs, worked out once
         self._dedup_prefix = state.dedup.key(account.name, "")
         self._follows_up = type(self).follow_ups is not Callback.follow_ups
-        if crypto is None and account.encoding_aes_key and account.token:
-            self.crypto = MessageCrypto(account.token, account.encoding_aes_key, account.receive_id)
 
     # -- platform hooks -------------------------------------------------------
 
@@ -100,22 +98,6 @@ class Callback:
     def open(self, body: bytes, args: Mapping[str, str]) -> Inbound:
         """Verify and, when encrypted, decrypt a POST body into message fields."""
         raise NotImplementedError
-
-    def render(self, message: Message, inbound: Inbound, reply: Reply) -> Answer:
-        """A passive reply as the callback's answer, in the account's format,
-        encrypted when the request was."""
-        crypto = self.crypto if inbound.encrypted else None
-        if self.account.format == "json":
-            body = json.dumps(
-                reply.to_dict(message.source or "", message.target), ensure_ascii=False
-            )
-            if crypto is not None:
-                return Answer(crypto.seal(body).to_json().encode(), "application/json")
-            return Answer(body.encode(), "application/json")
-        xml = reply.to_xml(to_user=message.source or "", from_user=message.target)
-        if crypto is not None:
-            return Answer(crypto.seal(xml).to_xml().encode(), "application/xml")
-        return Answer(xml.encode(), "application/xml")
 
     def follow_ups(self, message: Message) -> list[tuple[str, dict[str, t.Any]]]:
         """Tasks (name, payload) a received message sets off besides its handler,
@@ -154,6 +136,13 @@ class Callback:
             logger.exception("unexpected error reading a callback for %r", self.account.name)
             return reject(app, self.account.name, MalformedBody("malformed request"))
         return self.receive(app, message, inbound)
+
+    def key(self, message: Message, inbound: Inbound) -> str:
+        """The dedup key of ``message``: its ``MsgId`` with its sender and time
+        (ids alone were seen to repeat across users), else the digest of its bytes."""
+        if message.id is not None:
+            return f"{self._dedup_prefix}m{message.id}:{message.source}:{message.create_time}"
+        return f"{self._dedup_prefix}d{inbound.digest}"
 
     def claim(self, app: Flask, key: str, inbound: Inbound, message: Message | None) -> Claim:
         """Claim this delivery in the shared store (see :mod:`flask_wechat.dedup`).
@@ -195,19 +184,23 @@ class Callback:
 
     def receive(self, app: Flask, message: Message, inbound: Inbound) -> Response:
         """Dedup, dispatch and answer a verified message, by the reply deadline."""
+        key = self.key(message, inbound)
+        claim = self.claim(app, key, inbound, message)
+        if claim.status == "replayed":
+            return reject(app, self.account.name, ReplayedRequest("replayed request"))
+        answer, outcome = self.answer(app, message, inbound, key, claim)
+        observe.decided(outcome, message)
+        return answer.to_response()
+
+    def answer(
+        self, app: Flask, message: Message, inbound: Inbound, key: str, claim: Claim
+    ) -> Routed:
+        """The answer to a claimed message: for a retry, the first delivery's (as
+        soon as it is known, within the deadline); otherwise its handler's."""
         account = self.account
         ttl = account.dedup_ttl
         dedup = self.state.dedup
         budget = self.budget(inbound.timestamp)
-        key = self._dedup_prefix + (
-            # MsgId with its sender and time: ids alone were seen to repeat across users
-            f"m{message.id}:{message.source}:{message.create_time}"
-            if message.id is not None
-            else f"d{inbound.digest}"
-        )
-        claim = self.claim(app, key, inbound, message)
-        if claim.status == "replayed":
-            return reject(app, account.name, ReplayedRequest("replayed request"))
         if claim.status == "duplicate":
             if signals.duplicate_ignored.receivers:
                 signals.duplicate_ignored.send(app, message=message, account=account.name)
@@ -217,25 +210,19 @@ class Callback:
                 self.without_dedup(app, message, exc)
                 claim = Claim("new", StoreUnavailable)
             else:
-                observe.decided("duplicate", message)
-                return (found or SUCCESS).to_response()
+                return Routed(found or SUCCESS, "duplicate")
         if self._follows_up:
             self.follow_up(app, message)
-        answer = SUCCESS
+        routed = SUCCEEDED
         try:
-            answer = handle(
-                app, self.state, message, functools.partial(self.render, message, inbound), budget
-            )
+            routed = handle(app, self.delivery, message, inbound.encrypted, budget)
         finally:
             if ttl and claim.value is not StoreUnavailable:
                 try:
-                    dedup.finish(key, answer, ttl)
+                    dedup.finish(key, routed.answer, ttl)
                 except StoreUnavailable as exc:
                     logger.warning("could not remember an answer for %r: %s", account.name, exc)
-        # observability: a passive reply, or just ``success`` ("late" when a task sends the reply)
-        outcome: observe.CallbackOutcome = "success" if answer is SUCCESS else "reply"
-        observe.decided(outcome, message)
-        return answer.to_response()
+        return routed
 
     def budget(self, timestamp: str) -> float | None:
         """Seconds left to answer (``None`` when the deadline is off): at most

@@ -13,7 +13,7 @@ from flask import Response
 
 from .errors import WeChatWarning
 from .messages import EVENT_TYPES, MESSAGE_TYPES
-from .replies import Reply, TextReply
+from .replies import Reply
 
 if t.TYPE_CHECKING:
     from .messages import Message
@@ -129,15 +129,3 @@ def compile_match(match: str | re.Pattern[str] | None) -> re.Pattern[str] | None
     if match is None or isinstance(match, re.Pattern):
         return match
     return re.compile(match)
-
-
-def coerce_reply(value: t.Any) -> Reply | Response | None:
-    """What a handler may return: a reply, a ``str`` (text), ``None`` or a Response."""
-    if value is None or isinstance(value, (Reply, Response)):
-        return value
-    if isinstance(value, str):
-        return TextReply(value)
-    raise TypeError(
-        f"a handler returned {type(value).__name__}; return a reply object, a str, "
-        "None or a Flask Response"
-    )

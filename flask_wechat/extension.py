@@ -7,7 +7,7 @@ import weakref
 
 from flask import current_app, has_app_context
 
-from . import handling, kf  # noqa: F401 - they register their tasks
+from . import delivery, kf  # noqa: F401 - they register their tasks
 from .blueprints import authorizer_callback, make_blueprint
 from .cli import wechat_cli
 from .component import Component

@@ -13,9 +13,8 @@ Written once and used by every callback, by late replies and by the relay:
   the answer and its reply is sent through the API when it finishes. With
   ``WeChat(handler_threads=0)`` handlers run in the request's own thread instead,
   with no deadline on the answer (a reply that comes late is sent as a message);
-* :func:`route` turns the result into the callback's answer: a passive reply, a
-  ``send_reply`` task (platforms without passive replies, late replies), a relay
-  forward (nothing answered, a relay configured) or ``success``.
+* what the result becomes (a passive reply, a reply sent later, a relay forward)
+  is the account's :class:`~flask_wechat.delivery.AccountDelivery`.
 """
 
 from __future__ import annotations
@@ -31,32 +30,19 @@ import typing as t
 from flask import Response
 
 from . import observe, signals
-from .dispatch import coerce_reply
-from .edge import SUCCESS, Answer
+from .delivery import SENT_LATER, report_failure
 from .handler_threads import Job
-from .messages import Message
-from .replies import ImageReply, TransferCustomerServiceReply, reply_from_data
-from .tasks import Task, task
+from .replies import Reply, TextReply
 
 if t.TYPE_CHECKING:
     from flask import Flask
 
-    from .api import Client
+    from .delivery import AccountDelivery, Result, Routed
     from .dispatch import Handler
-    from .replies import Reply
+    from .messages import Message
     from .state import WeChatState
 
 logger = logging.getLogger("flask_wechat")
-
-#: The task that sends a reply through the API (customer-service message, WeCom app
-#: message): payload ``to_user``, ``reply`` (:meth:`Reply.to_data`), ``message``
-#: (the message's raw fields, for the ``reply_sent`` signal).
-SEND_REPLY = "send_reply"
-
-#: Renders a reply as the callback's passive answer (XML or JSON, encrypted or not).
-Render = t.Callable[["Reply"], Answer]
-Result = t.Union["Reply", Response, None]
-
 
 try:  # Flask's ``async`` extra: awaits coroutines as Flask does for async views
     import asgiref  # noqa: F401
@@ -79,6 +65,18 @@ def call_handler(app: Flask, handler: Handler, message: Message) -> t.Any:
     if HAVE_ASGIREF:
         return app.ensure_sync(func)(message)
     return run_coroutine(func(message))
+
+
+def coerce_reply(value: t.Any) -> Reply | Response | None:
+    """What a handler may return: a reply, a ``str`` (text), ``None`` or a Response."""
+    if value is None or isinstance(value, (Reply, Response)):
+        return value
+    if isinstance(value, str):
+        return TextReply(value)
+    raise TypeError(
+        f"a handler returned {type(value).__name__}; return a reply object, a str, "
+        "None or a Flask Response"
+    )
 
 
 def run_coroutine(coroutine: t.Coroutine[t.Any, t.Any, t.Any]) -> t.Any:
@@ -123,23 +121,16 @@ def run_handler(app: Flask, state: WeChatState, message: Message) -> Result:
         return None
 
 
-def report_failure(app: Flask, message: Message, exc: BaseException) -> None:
-    """Log and signal a failure while handling ``message``."""
-    logger.error(
-        "handler for %s on account %r failed", message.dispatch_name, message.account, exc_info=exc
-    )
-    if signals.handler_failed.receivers:
-        signals.handler_failed.send(app, message=message, exception=exc, account=message.account)
-
-
 def handle(
-    app: Flask, state: WeChatState, message: Message, render: Render, budget: float | None
-) -> Answer:
+    app: Flask, delivery: AccountDelivery, message: Message, encrypted: bool, budget: float | None
+) -> Routed:
     """Run the handler of ``message`` and return the callback's answer, by
-    ``budget`` seconds from now (``None``: no deadline; see the module docstring)."""
+    ``budget`` seconds from now (``None``: no deadline; see the module docstring).
+    ``encrypted``: how the request came, for a passive reply."""
+    state = delivery.state
     threads = state.handler_threads
     if threads is None or budget is None:
-        return _handle_inline(app, state, message, render, budget)
+        return _handle_inline(app, delivery, message, encrypted, budget)
     # The handler runs in a copy of the request's context variables: it sees the
     # request (and a tracer's current span), in an application context of its own,
     # so its ``g`` and what teardown closes (a database session) are its own even
@@ -151,7 +142,7 @@ def handle(
             return run_handler(app, state, message)
 
     def late(result: Result, error: BaseException | None) -> None:
-        context.run(_finished_late, app, state, message, result, error)
+        context.run(_finished_late, app, delivery, message, result, error)
 
     job: Job[Result] = Job(functools.partial(context.run, work), late)
     threads.submit(job)
@@ -162,20 +153,19 @@ def handle(
             message.dispatch_name,
             message.account,
         )
-        observe.decided("late", message)
-        return SUCCESS
+        return SENT_LATER
     if job.error is not None:  # run_handler re-raises only when the app propagates
         raise job.error
-    return route(app, state, message, job.result, render)
+    return delivery.route(app, message, job.result, encrypted)
 
 
 def _handle_inline(
-    app: Flask, state: WeChatState, message: Message, render: Render, budget: float | None
-) -> Answer:
+    app: Flask, delivery: AccountDelivery, message: Message, encrypted: bool, budget: float | None
+) -> Routed:
     """The handler in the request's own thread (``WeChat(handler_threads=0)``, or
     no deadline): a reply past the deadline is sent as a message."""
     started = time.monotonic()
-    result = run_handler(app, state, message)
+    result = run_handler(app, delivery.state, message)
     if budget is not None and time.monotonic() - started > budget:
         logger.warning(
             "handler for %s on account %r ran past the reply deadline;"
@@ -183,13 +173,13 @@ def _handle_inline(
             message.dispatch_name,
             message.account,
         )
-        return route(app, state, message, result, None)
-    return route(app, state, message, result, render)
+        return delivery.route(app, message, result, None)
+    return delivery.route(app, message, result, encrypted)
 
 
 def _finished_late(
     app: Flask,
-    state: WeChatState,
+    delivery: AccountDelivery,
     message: Message,
     result: Result,
     error: BaseException | None,
@@ -199,80 +189,4 @@ def _finished_late(
     if error is not None:  # reported by run_handler; nobody to raise to
         return
     with app.app_context():
-        try:
-            route(app, state, message, result, None)
-        except Exception as exc:
-            report_failure(app, message, exc)
-
-
-def route(
-    app: Flask, state: WeChatState, message: Message, result: Result, render: Render | None
-) -> Answer:
-    """The answer for a handler's ``result``; ``render`` is ``None`` where no
-    passive answer is possible any more (late) or wanted."""
-    try:
-        if result is None:
-            relay_unanswered(app, state, message)
-            return SUCCESS
-        if isinstance(result, Response):
-            if render is None:
-                logger.error(
-                    "a late handler for %s returned a Response, which cannot be sent as a message",
-                    message.dispatch_name,
-                )
-                return SUCCESS
-            return Answer.of_response(result)
-        platform = state.account(message.account).platform
-        if render is not None and (
-            platform.passive_replies or isinstance(result, TransferCustomerServiceReply)
-        ):
-            if isinstance(result, ImageReply) and result.file is not None:
-                result = upload_file(state.client(message.account), result)
-            answer = render(result)
-            if signals.reply_sent.receivers:
-                signals.reply_sent.send(app, message=message, reply=result, account=message.account)
-            return answer
-        send_later(app, state, message, result)
-    except Exception as exc:  # a failing reply never loses the request
-        report_failure(app, message, exc)
-    return SUCCESS
-
-
-def send_later(app: Flask, state: WeChatState, message: Message, reply: Reply) -> None:
-    """Send ``reply`` to the message's sender through the API, as a task."""
-    if message.source is None:
-        raise ValueError(f"a {message.dispatch_name} message has no sender to reply to")
-    payload = {"to_user": message.source, "reply": reply.to_data(), "message": dict(message.raw)}
-    state.task_runner.submit(app, Task(SEND_REPLY, message.account, payload))
-    observe.decided("late", message)
-
-
-def relay_unanswered(app: Flask, state: WeChatState, message: Message) -> None:
-    """Forward a user message no handler answered to the account's relay, if any."""
-    relay = state.relay
-    if relay is None or message.is_event or message.relayed:
-        return
-    if state.account(message.account).relay_url:
-        relay.forward(app, message)
-
-
-def upload_file(client: Client, reply: ImageReply) -> ImageReply:
-    """``reply`` with its local file uploaded as temporary media (``media_id`` set)."""
-    content, filename = reply.file_content()
-    media_id = str(client.media.upload("image", content, filename)["media_id"])
-    return ImageReply(media_id=media_id)
-
-
-@task(SEND_REPLY)
-def send_reply_task(app: Flask, state: WeChatState, task: Task) -> None:
-    """Perform a :data:`SEND_REPLY` task: upload any local file, send, signal."""
-    client = state.client(task.account)
-    reply = reply_from_data(task.payload["reply"])
-    if isinstance(reply, ImageReply) and reply.file is not None:
-        reply = upload_file(client, reply)
-    raw = task.payload.get("message")
-    answered = raw if isinstance(raw, dict) else None
-    client.profile.send_reply(client, str(task.payload["to_user"]), reply, answered)
-    if signals.reply_sent.receivers:
-        message = Message(raw, task.account) if isinstance(raw, dict) else None
-        signals.reply_sent.send(app, message=message, reply=reply, account=task.account)
+        delivery.route(app, message, result, None)

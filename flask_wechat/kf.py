@@ -32,7 +32,7 @@ import secrets
 import typing as t
 
 from .errors import MalformedBody
-from .handling import route, run_handler
+from .handling import run_handler
 from .messages import Message
 from .tasks import task
 
@@ -183,7 +183,7 @@ class Puller:
             logger.warning("skipping a 微信客服 entry of %r: %s", self.account, exc)
             return
         result = run_handler(self.app, self.state, message)
-        route(self.app, self.state, message, result, None)
+        self.state.delivery(self.account).route(self.app, message, result, None)
 
 
 @task(KF_SYNC)

@@ -164,16 +164,11 @@ def _watched_callback(unit: Unit) -> Iterator[Unit]:
 
 
 def decided(outcome: CallbackOutcome, message: Message) -> None:
-    """Tell the current callback how ``message`` ended.
-
-    ``"late"`` sticks: a reply handed to a task makes the request ``"late"`` even
-    though the callback itself answers ``success``.
-    """
+    """Tell the current callback how ``message`` ended (``"late"``: its reply goes
+    out through the API, though the callback itself answers ``success``)."""
     unit = _callback.get()
     if unit is None:
         return
-    if unit.attributes.get("outcome") == "late":
-        outcome = "late"
     unit.set(outcome=outcome, **_described(message))
 
 

@@ -476,7 +476,7 @@ def _read_media(
 @task(RELAY_TO_USER)
 def deliver_task(app: Flask, state: WeChatState, job: Task) -> None:
     """Send one agent message to the user through the API."""
-    client = state.client(job.account)
+    delivery = state.delivery(job.account)
     open_id = str(job.payload["open_id"])
     msg_type = str(job.payload["msgType"])
     content = str(job.payload["content"])
@@ -484,16 +484,18 @@ def deliver_task(app: Flask, state: WeChatState, job: Task) -> None:
     if msg_type == "text":
         reply = TextReply(content)
     else:
-        data, filename, content_type = fetch_media(content, msg_type, state.account(job.account))
-        media_id = str(client.media.upload(msg_type, data, filename, content_type)["media_id"])
+        data, filename, content_type = fetch_media(content, msg_type, delivery.account)
+        upload = delivery.client.media.upload(msg_type, data, filename, content_type)
+        media_id = str(upload["media_id"])
         if msg_type == "image":
             reply = ImageReply(media_id=media_id)
         elif msg_type == "voice":
             reply = VoiceReply(media_id)
         else:
             reply = VideoReply(media_id)
-    # The customer-service API (WeCom: an application message from the AgentID).
-    client.profile.send_reply(client, open_id, reply)
+    # The customer-service API (WeCom: an application message from the AgentID);
+    # an agent's message, not a handler's reply: no ``reply_sent``.
+    delivery.send(app, open_id, reply, announce=False)
 
 
 class RelayRequest(t.NamedTuple):

@@ -16,8 +16,10 @@ import weakref
 
 from . import signals
 from .api import Client
-from .component import BoundedCache
+from .component import AuthorizerAccount, BoundedCache
+from .crypto import MessageCrypto
 from .dedup import Deduplicator
+from .delivery import AccountDelivery
 
 logger = logging.getLogger("flask_wechat")
 
@@ -92,8 +94,9 @@ class WeChatState:
         #: the name of the blueprint the callbacks are mounted on.
         self.blueprint_name = blueprint_name
         self._app = weakref.ref(app)
-        #: the API client of each configured account, built on its first use.
+        #: the API client and the delivery of each configured account, built on first use.
         self.clients: dict[str, Client] = {}
+        self.deliveries: dict[str, AccountDelivery] = {}
         self._clients_lock = threading.Lock()
         #: one callback endpoint per account with a callback URL (filled by the
         #: blueprint that mounts them).
@@ -172,6 +175,28 @@ class WeChatState:
                     sender=self._app,
                 )
         return client
+
+    def delivery(self, name: str | None = None) -> AccountDelivery:
+        """Where the answers of account ``name`` go (an authorizer's AppID, too)."""
+        return self.delivery_for(self.account(name))
+
+    def delivery_for(self, account: Account) -> AccountDelivery:
+        """The :class:`~flask_wechat.delivery.AccountDelivery` of ``account``: kept for a
+        configured account, built for the call otherwise (an authorizer's is cheap:
+        it shares the third-party platform's crypto)."""
+        delivery = self.deliveries.get(account.name)
+        if delivery is not None and delivery.account is account:
+            return delivery
+        if isinstance(account, AuthorizerAccount) and self.component is not None:
+            return AccountDelivery(self, account, self.component.crypto)
+        crypto = None
+        if account.token and account.encoding_aes_key:
+            crypto = MessageCrypto(account.token, account.encoding_aes_key, account.receive_id)
+        delivery = AccountDelivery(self, account, crypto)
+        if self.accounts.get(account.name) is account:
+            with self._clients_lock:
+                delivery = self.deliveries.setdefault(account.name, delivery)
+        return delivery
 
     def authorizer_callback(self, app_id: str) -> Endpoint:
         """The callback endpoint of authorizer ``app_id``, built on first use.

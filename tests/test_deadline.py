@@ -18,7 +18,7 @@ import pytest
 from flask import Flask, current_app, request
 
 from flask_wechat import APIError, ImageReply, Message, TextReply, WeChat, handling, signals
-from flask_wechat.edge import SUCCESS, Answer
+from flask_wechat.edge import SUCCESS
 from flask_wechat.sandbox import SANDBOX_APP_ID, SANDBOX_CORP_ID, Sandbox
 from flask_wechat.state import WeChatState
 from flask_wechat.tasks import InlineRunner, ThreadPoolRunner
@@ -401,12 +401,13 @@ def test_handle_on_the_pool(harness: Harness) -> None:
             }
         )
 
-    def render(reply: t.Any) -> Answer:
-        return Answer(reply.content.encode())
-
+    delivery = state.delivery()
     with app.test_request_context("/wechat?nonce=direct"):
-        assert handling.handle(app, state, text("fast", 1), render, 0.2) == Answer(b"at once")
-        assert handling.handle(app, state, text("slow", 3), render, 0.2) == SUCCESS
+        fast = handling.handle(app, delivery, text("fast", 1), False, 0.2)
+        late = handling.handle(app, delivery, text("slow", 3), False, 0.2)
+    assert fast.outcome == "reply"
+    assert b"<Content><![CDATA[at once]]></Content>" in fast.answer.body
+    assert late == (SUCCESS, "late")
     assert harness.sandbox.sent == []
     gate.release.set()
     assert wait_until(lambda: bool(harness.sandbox.sent))

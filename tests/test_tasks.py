@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 
 from flask_wechat import WeChat, signals
+from flask_wechat.delivery import SEND_REPLY
 from flask_wechat.errors import (
     APIError,
     PermanentFailure,
@@ -21,7 +22,6 @@ from flask_wechat.errors import (
     TokenUnavailable,
     TransportError,
 )
-from flask_wechat.handling import SEND_REPLY
 from flask_wechat.relay import RELAY_TO_PLATFORM, RELAY_TO_USER
 from flask_wechat.sandbox import Sandbox
 from flask_wechat.state import WeChatState

@@ -55,6 +55,7 @@ if t.TYPE_CHECKING:
     from ..callback import Callback, Inbound
     from ..component import Component
     from ..config import Account
+    from ..delivery import AccountDelivery
     from ..messages import Message
     from ..state import Endpoint, WeChatState
 
@@ -194,10 +195,7 @@ class ComponentMessageCallback(EncryptedOnly):
             reply = TextReply(content=f"{message.raw.get('Event', '')}from_callback")
         else:
             return None
-        key = self._dedup_prefix + (
-            f"m{message.id}" if message.id is not None else f"d{inbound.digest}"
-        )
-        claim = self.claim(app, key, inbound, message)
+        claim = self.claim(app, self.key(message, inbound), inbound, message)
         if claim.status == "replayed":
             return reject(app, self.account.name, ReplayedRequest("replayed request"))
         if claim.status == "duplicate":
@@ -205,13 +203,13 @@ class ComponentMessageCallback(EncryptedOnly):
             return SUCCESS.to_response()
         if reply is not None:
             observe.decided("reply", message)
-            return self.render(message, inbound, reply).to_response()
+            return self.delivery.render(message, reply, inbound.encrypted).to_response()
         observe.decided("success", message)
         if code and message.source:
             # The code is an authorization code: it never goes on a queue.
             thread = threading.Thread(
                 target=_answer_with_api,
-                args=(app, component, message.account, message.source, code),
+                args=(app, component, self.delivery, message.source, code),
                 name="flask_wechat-release-test",
                 daemon=True,
             )
@@ -219,23 +217,23 @@ class ComponentMessageCallback(EncryptedOnly):
         return SUCCESS.to_response()
 
 
-def _answer_with_api(app: Flask, component: Component, app_id: str, user: str, code: str) -> None:
+def _answer_with_api(
+    app: Flask, component: Component, delivery: AccountDelivery, user: str, code: str
+) -> None:
     """The release check's second half: ``api_query_auth`` with the code, then a
     customer-service text ``<code>_from_api`` through the authorizer."""
     with app.app_context():
         try:
             component.finish_authorization(code)
-            client = component.client(app_id)
-            client.profile.send_reply(client, user, TextReply(content=f"{code}_from_api"))
+            delivery.send(app, user, TextReply(content=f"{code}_from_api"), announce=False)
         except Exception as exc:
             logger.error("the release check's API answer failed: %s", type(exc).__name__)
 
 
 def authorizer_callback(state: WeChatState, account: Account) -> Callback:
     """The callback of one authorizer (what the state builds on first use), on
-    the platform's one crypto."""
-    crypto = state.component.crypto if state.component is not None else None
-    return ComponentMessageCallback(state, account, crypto)
+    the platform's one crypto (its delivery's)."""
+    return ComponentMessageCallback(state, account)
 
 
 def add_component_routes(blueprint: Blueprint, state: WeChatState) -> None:

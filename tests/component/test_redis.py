@@ -9,7 +9,7 @@ import queue as queues
 import pytest
 
 from flask_wechat import TextReply
-from flask_wechat.handling import SEND_REPLY
+from flask_wechat.delivery import SEND_REPLY
 from flask_wechat.sandbox import Sandbox
 from flask_wechat.tasks import Task, perform
 
