@@ -73,20 +73,58 @@ def digest(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()  # noqa: S324 - an identity, not a signature
 
 
-class Callback:
+class Receiver:
+    """What every endpoint receiving an account's signed requests shares (the
+    callbacks, the relay's): the claim in the shared store, which guards against
+    replays and recognises retries, and goes on without it when the store fails."""
+
+    def __init__(self, state: WeChatState, account: Account) -> None:
+        self.state = state
+        self.account = account
+        self._dedup_prefix = state.dedup.key(account.name, "")
+
+    def claim(self, app: Flask, key: str, inbound: Inbound, message: Message | None) -> Claim:
+        """Claim this delivery in the shared store (see :mod:`flask_wechat.dedup`).
+
+        With the store down the delivery goes ahead: a message handled twice beats
+        a message lost. That is logged and signalled (``possible_duplicate``).
+        """
+        account = self.account
+        # What the request carried, and where: the same signature with another
+        # body, in another mode or at another account is a forgery.
+        seen = ("e" if inbound.encrypted else "p") + inbound.digest + ":" + account.name
+        guard = Deduplicator.guard(inbound.timestamp, inbound.nonce, seen, account.replay_window)
+        try:
+            return self.state.dedup.claim(key, account.dedup_ttl, guard)
+        except StoreUnavailable as exc:
+            self.without_dedup(app, message, exc)
+            return Claim("new", StoreUnavailable)
+
+    def without_dedup(self, app: Flask, message: Message | None, exc: StoreUnavailable) -> None:
+        """Log and signal that a delivery goes ahead without dedup (the store failed)."""
+        logger.warning(
+            "the shared store is unavailable (%s); handling a callback for %r"
+            " without dedup or replay checks",
+            exc,
+            self.account.name,
+        )
+        if signals.possible_duplicate.receivers:
+            signals.possible_duplicate.send(
+                app, message=message, error=exc, account=self.account.name
+            )
+
+
+class Callback(Receiver):
     """One account's callback endpoint; platforms override the hooks below."""
 
     def __init__(
         self, state: WeChatState, account: Account, delivery: AccountDelivery | None = None
     ) -> None:
-        self.state = state
-        self.account = account
+        super().__init__(state, account)
         #: where the account's answers go (:mod:`flask_wechat.delivery`)
         self.delivery = delivery if delivery is not None else state.delivery_for(account)
         #: the account's message crypto (the delivery's, which seals the replies)
         self.crypto: MessageCrypto | None = self.delivery.crypto
-        # what every delivery needs, worked out once
-        self._dedup_prefix = state.dedup.key(account.name, "")
         self._follows_up = type(self).follow_ups is not Callback.follow_ups
 
     # -- platform hooks -------------------------------------------------------
@@ -143,36 +181,6 @@ class Callback:
         if message.id is not None:
             return f"{self._dedup_prefix}m{message.id}:{message.source}:{message.create_time}"
         return f"{self._dedup_prefix}d{inbound.digest}"
-
-    def claim(self, app: Flask, key: str, inbound: Inbound, message: Message | None) -> Claim:
-        """Claim this delivery in the shared store (see :mod:`flask_wechat.dedup`).
-
-        With the store down the delivery goes ahead: a message handled twice beats
-        a message lost. That is logged and signalled (``possible_duplicate``).
-        """
-        account = self.account
-        # What the request carried, and where: the same signature with another
-        # body, in another mode or at another account is a forgery.
-        seen = ("e" if inbound.encrypted else "p") + inbound.digest + ":" + account.name
-        guard = Deduplicator.guard(inbound.timestamp, inbound.nonce, seen, account.replay_window)
-        try:
-            return self.state.dedup.claim(key, account.dedup_ttl, guard)
-        except StoreUnavailable as exc:
-            self.without_dedup(app, message, exc)
-            return Claim("new", StoreUnavailable)
-
-    def without_dedup(self, app: Flask, message: Message | None, exc: StoreUnavailable) -> None:
-        """Log and signal that a delivery goes ahead without dedup (the store failed)."""
-        logger.warning(
-            "the shared store is unavailable (%s); handling a callback for %r"
-            " without dedup or replay checks",
-            exc,
-            self.account.name,
-        )
-        if signals.possible_duplicate.receivers:
-            signals.possible_duplicate.send(
-                app, message=message, error=exc, account=self.account.name
-            )
 
     def follow_up(self, app: Flask, message: Message) -> None:
         """Submit the tasks the platform wants for ``message`` (never fails the request)."""

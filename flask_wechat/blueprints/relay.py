@@ -17,7 +17,7 @@ import typing as t
 from flask import Response, current_app, request
 
 from .. import signals
-from ..callback import Callback, Inbound, digest
+from ..callback import Inbound, Receiver, digest
 from ..edge import current_request, read_body, reject
 from ..errors import InvalidSignature, MalformedBody, RejectedRequest, TransportError, WeChatError
 from ..relay import RELAY_TO_USER, media_signature, open_relay_request
@@ -42,13 +42,9 @@ def _ok() -> Response:
     return Response(json.dumps({"code": 0, "message": "ok"}), 200, mimetype="application/json")
 
 
-class RelayCallback(Callback):
-    """Agent messages from the relay platform, for one account."""
-
-    def __init__(self, state: WeChatState, account: Account) -> None:
-        self.state = state
-        self.account = account
-        self.crypto = None  # the relay signs, it does not encrypt
+class RelayCallback(Receiver):
+    """Agent messages from the relay platform, for one account (signed, never
+    encrypted)."""
 
     def post(self) -> Response:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
