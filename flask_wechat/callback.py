@@ -223,7 +223,7 @@ class Callback(Receiver):
             self.follow_up(app, message)
         routed = SUCCEEDED
         try:
-            routed = handle(app, self.delivery, message, inbound.encrypted, budget)
+            routed = handle(app, self.state, self.delivery, message, inbound.encrypted, budget)
         finally:
             if ttl and claim.value is not StoreUnavailable:
                 try:

@@ -41,7 +41,7 @@ if t.TYPE_CHECKING:
     from .crypto import MessageCrypto
     from .observe import CallbackOutcome
     from .replies import Reply
-    from .state import WeChatState
+    from .tasks import TaskRunner
 
 logger = logging.getLogger("flask_wechat")
 
@@ -52,6 +52,28 @@ SEND_REPLY = "send_reply"
 
 #: What a handler may have returned.
 Result = t.Union["Reply", Response, None]
+
+
+class Forwarder(t.Protocol):
+    """What hands messages to the customer-service relay
+    (:class:`flask_wechat.relay.Relay`)."""
+
+    def forward(self, app: Flask, message: Message) -> None: ...
+
+
+class Services(t.Protocol):
+    """What a delivery uses of the app's state
+    (:class:`~flask_wechat.state.WeChatState`)."""
+
+    @property
+    def task_runner(self) -> TaskRunner: ...
+
+    @property
+    def relay(self) -> Forwarder | None: ...
+
+    def client(self, name: str | None = None) -> Client: ...
+
+    def delivery(self, name: str | None = None) -> AccountDelivery: ...
 
 
 class Routed(t.NamedTuple):
@@ -75,7 +97,7 @@ class AccountDelivery:
     """
 
     def __init__(
-        self, state: WeChatState, account: Account, crypto: MessageCrypto | None = None
+        self, state: Services, account: Account, crypto: MessageCrypto | None = None
     ) -> None:
         self.state = state
         self.account = account
@@ -196,7 +218,7 @@ def report_failure(app: Flask, message: Message, exc: BaseException) -> None:
 
 
 @task(SEND_REPLY)
-def send_reply_task(app: Flask, state: WeChatState, job: Task) -> None:
+def send_reply_task(app: Flask, state: Services, job: Task) -> None:
     """Perform a :data:`SEND_REPLY` task."""
     raw = job.payload.get("message")
     answered = raw if isinstance(raw, dict) else None

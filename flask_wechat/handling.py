@@ -122,15 +122,19 @@ def run_handler(app: Flask, state: WeChatState, message: Message) -> Result:
 
 
 def handle(
-    app: Flask, delivery: AccountDelivery, message: Message, encrypted: bool, budget: float | None
+    app: Flask,
+    state: WeChatState,
+    delivery: AccountDelivery,
+    message: Message,
+    encrypted: bool,
+    budget: float | None,
 ) -> Routed:
     """Run the handler of ``message`` and return the callback's answer, by
     ``budget`` seconds from now (``None``: no deadline; see the module docstring).
     ``encrypted``: how the request came, for a passive reply."""
-    state = delivery.state
     threads = state.handler_threads
     if threads is None or budget is None:
-        return _handle_inline(app, delivery, message, encrypted, budget)
+        return _handle_inline(app, state, delivery, message, encrypted, budget)
     # The handler runs in a copy of the request's context variables: it sees the
     # request (and a tracer's current span), in an application context of its own,
     # so its ``g`` and what teardown closes (a database session) are its own even
@@ -160,12 +164,17 @@ def handle(
 
 
 def _handle_inline(
-    app: Flask, delivery: AccountDelivery, message: Message, encrypted: bool, budget: float | None
+    app: Flask,
+    state: WeChatState,
+    delivery: AccountDelivery,
+    message: Message,
+    encrypted: bool,
+    budget: float | None,
 ) -> Routed:
     """The handler in the request's own thread (``WeChat(handler_threads=0)``, or
     no deadline): a reply past the deadline is sent as a message."""
     started = time.monotonic()
-    result = run_handler(app, delivery.state, message)
+    result = run_handler(app, state, message)
     if budget is not None and time.monotonic() - started > budget:
         logger.warning(
             "handler for %s on account %r ran past the reply deadline;"

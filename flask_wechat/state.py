@@ -19,7 +19,7 @@ from .api import Client
 from .component import AuthorizerAccount, BoundedCache
 from .crypto import MessageCrypto
 from .dedup import Deduplicator
-from .delivery import AccountDelivery
+from .delivery import AccountDelivery, Forwarder
 
 logger = logging.getLogger("flask_wechat")
 
@@ -31,7 +31,6 @@ if t.TYPE_CHECKING:
     from .dispatch import Registry
     from .durable import DurableStore
     from .handler_threads import HandlerThreads
-    from .messages import Message
     from .store import Store
     from .tasks import TaskRegistry, TaskRunner
 
@@ -42,13 +41,6 @@ class Endpoint(t.Protocol):
     def get(self) -> Response: ...
 
     def post(self) -> Response: ...
-
-
-class Forwarder(t.Protocol):
-    """What hands messages to the customer-service relay
-    (:class:`flask_wechat.relay.Relay`)."""
-
-    def forward(self, app: Flask, message: Message) -> None: ...
 
 
 class WeChatState:

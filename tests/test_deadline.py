@@ -403,8 +403,8 @@ def test_handle_on_the_pool(harness: Harness) -> None:
 
     delivery = state.delivery()
     with app.test_request_context("/wechat?nonce=direct"):
-        fast = handling.handle(app, delivery, text("fast", 1), False, 0.2)
-        late = handling.handle(app, delivery, text("slow", 3), False, 0.2)
+        fast = handling.handle(app, state, delivery, text("fast", 1), False, 0.2)
+        late = handling.handle(app, state, delivery, text("slow", 3), False, 0.2)
     assert fast.outcome == "reply"
     assert b"<Content><![CDATA[at once]]></Content>" in fast.answer.body
     assert late == (SUCCESS, "late")
