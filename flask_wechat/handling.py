@@ -134,7 +134,14 @@ def handle(
     ``encrypted``: how the request came, for a passive reply."""
     threads = state.handler_threads
     if threads is None or budget is None:
-        return _handle_inline(app, state, delivery, message, encrypted, budget)
+        # In the request's own thread (``WeChat(handler_threads=0)``, or no
+        # deadline): a reply past the deadline is sent as a message.
+        started = time.monotonic()
+        result = run_handler(app, state, message)
+        if budget is None or time.monotonic() - started <= budget:
+            return delivery.route(app, message, result, encrypted)
+        _warn_late(message, "its reply is sent as a message")
+        return delivery.route(app, message, result, None)
     # The handler runs in a copy of the request's context variables: it sees the
     # request (and a tracer's current span), in an application context of its own,
     # so its ``g`` and what teardown closes (a database session) are its own even
@@ -151,39 +158,20 @@ def handle(
     job: Job[Result] = Job(functools.partial(context.run, work), late)
     threads.submit(job)
     if not job.wait(budget):
-        logger.warning(
-            "handler for %s on account %r ran past the reply deadline;"
-            " the callback answered success and its reply will be sent as a message",
-            message.dispatch_name,
-            message.account,
-        )
+        _warn_late(message, "the callback answered success and its reply will be sent as a message")
         return SENT_LATER
     if job.error is not None:  # run_handler re-raises only when the app propagates
         raise job.error
     return delivery.route(app, message, job.result, encrypted)
 
 
-def _handle_inline(
-    app: Flask,
-    state: WeChatState,
-    delivery: AccountDelivery,
-    message: Message,
-    encrypted: bool,
-    budget: float | None,
-) -> Routed:
-    """The handler in the request's own thread (``WeChat(handler_threads=0)``, or
-    no deadline): a reply past the deadline is sent as a message."""
-    started = time.monotonic()
-    result = run_handler(app, state, message)
-    if budget is not None and time.monotonic() - started > budget:
-        logger.warning(
-            "handler for %s on account %r ran past the reply deadline;"
-            " its reply is sent as a message",
-            message.dispatch_name,
-            message.account,
-        )
-        return delivery.route(app, message, result, None)
-    return delivery.route(app, message, result, encrypted)
+def _warn_late(message: Message, then: str) -> None:
+    logger.warning(
+        "handler for %s on account %r ran past the reply deadline; %s",
+        message.dispatch_name,
+        message.account,
+        then,
+    )
 
 
 def _finished_late(
