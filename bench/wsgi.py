@@ -16,6 +16,12 @@ the pipeline alone for every request, in one loop: what (c) would cost if
 flask_wechat did nothing but the pipeline inside Flask. Run apart, each part of a
 loop finds its code and data in the CPU's caches; run one after the other, each
 evicts the other's, so (d) is more than (a) plus the pipeline.
+
+Then (a), (aₕ), (b) and (c) again with every thread of the process on one CPU.
+On an idle machine a hand-off wakes a thread asleep on another CPU, which a
+virtual machine makes slow (tens of microseconds a wake-up); under load, as on a
+busy server, the handler thread runs on the CPU that is already awake. Not a
+target: it tells how much of (c) is that wake-up.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import functools
 import gc
 import io
+import os
 import sys
 import time
 import typing as t
@@ -178,6 +185,34 @@ class InstrumentedCaller(Caller):
             instrumentation.uninstrument()
 
 
+#: The apps timed again on one CPU.
+ONE_CPU_APPS = ("bare", "bare_handoff", "wechatpy", "wechat")
+
+
+def pin_to_one_cpu() -> set[int] | None:
+    """Every thread of this process (and those it starts) on one CPU; the CPUs
+    they had, or ``None`` where this cannot be done (not Linux)."""
+    tasks = "/proc/self/task"
+    if not hasattr(os, "sched_setaffinity") or not os.path.isdir(tasks):
+        return None
+    previous = os.sched_getaffinity(0)
+    _set_affinity({min(previous)})
+    return previous
+
+
+def unpin(cpus: set[int]) -> None:
+    """Every thread of this process back on ``cpus``."""
+    _set_affinity(cpus)
+
+
+def _set_affinity(cpus: set[int]) -> None:
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except ProcessLookupError:  # a thread that ended meanwhile
+            continue
+
+
 def check(name: str, caller: Caller, encoder: WeChatTestClient, crypto: MessageCrypto) -> None:
     """One request through ``caller``, outside the clock: it must answer the echo."""
     request = build(encoder, 1)[0]
@@ -244,6 +279,19 @@ def bench_wsgi(report: Report, *, repeats: int, number: int, warmup: int) -> Non
         timings["bare_then_pipeline"].append(
             callers["bare"].run(batch_d, then=then_pipeline) / number / 1000
         )
+    one_cpu: dict[str, list[float]] = {name: [] for name in ONE_CPU_APPS}
+    previous = pin_to_one_cpu()
+    if previous is not None:
+        try:
+            for _ in range(repeats):
+                for name in ONE_CPU_APPS:
+                    batch = build(encoder, number)
+                    gc.collect()
+                    one_cpu[name].append(callers[name].run(batch) / number / 1000)
+                    if name == "wechat":
+                        handled += number
+        finally:
+            unpin(previous)
     for name, caller in callers.items():
         if caller.failures:
             raise SystemExit(f"{name} answered {caller.failures[:3]} during the timed runs")
@@ -283,6 +331,15 @@ def bench_wsgi(report: Report, *, repeats: int, number: int, warmup: int) -> Non
     o = median(timings["wechat_otel"])
     report.figure("wsgi (cₒ) flask_wechat with contrib.otel.instrument", f"{o:.1f} µs/request")
     report.figure("wsgi what instrument() costs (cₒ−c)", f"{o - c:.1f} µs (not a target)")
+    if all(one_cpu.values()):
+        a1, h1, b1, c1 = (median(one_cpu[name]) for name in ONE_CPU_APPS)
+        report.figure(
+            "wsgi on one CPU: (a) / (aₕ) / (b) / (c)",
+            f"{a1:.1f} / {h1:.1f} / {b1:.1f} / {c1:.1f} µs/request",
+        )
+        report.figure(
+            "wsgi on one CPU: (c−a)/(b−a)", f"{(c1 - a1) / (b1 - a1):.2f}× (not a target)"
+        )
     ratio = (c - a) / (b - a) if b > a else float("inf")
     report.target(
         f"flask_wechat cost over bare ≤ {COST_RATIO_TARGET} × wechatpy's",
