@@ -138,10 +138,10 @@ def handle(
         # deadline): a reply past the deadline is sent as a message.
         started = time.monotonic()
         result = run_handler(app, state, message)
-        if budget is None or time.monotonic() - started <= budget:
-            return delivery.route(app, message, result, encrypted)
-        _warn_late(message, "its reply is sent as a message")
-        return delivery.route(app, message, result, None)
+        overran = budget is not None and time.monotonic() - started > budget
+        if overran:
+            _warn_late(message, "its reply is sent as a message")
+        return delivery.route(app, message, result, None if overran else encrypted)
     # The handler runs in a copy of the request's context variables: it sees the
     # request (and a tracer's current span), in an application context of its own,
     # so its ``g`` and what teardown closes (a database session) are its own even
