@@ -42,7 +42,6 @@ if t.TYPE_CHECKING:
 
     from .config import Account
     from .crypto import MessageCrypto
-    from .delivery import AccountDelivery
     from .parsing import Fields
     from .state import WeChatState
 
@@ -117,12 +116,10 @@ class Receiver:
 class Callback(Receiver):
     """One account's callback endpoint; platforms override the hooks below."""
 
-    def __init__(
-        self, state: WeChatState, account: Account, delivery: AccountDelivery | None = None
-    ) -> None:
+    def __init__(self, state: WeChatState, account: Account) -> None:
         super().__init__(state, account)
         #: where the account's answers go (:mod:`flask_wechat.delivery`)
-        self.delivery = delivery if delivery is not None else state.delivery_for(account)
+        self.delivery = state.delivery_for(account)
         #: the account's message crypto (the delivery's, which seals the replies)
         self.crypto: MessageCrypto | None = self.delivery.crypto
         self._follows_up = type(self).follow_ups is not Callback.follow_ups

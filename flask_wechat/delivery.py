@@ -134,10 +134,10 @@ class AccountDelivery:
                 self.relay(app, message)
                 return SUCCEEDED
             if isinstance(result, Response):
-                if encrypted is None:
+                if encrypted is None:  # too late for the callback's answer, or none
                     logger.error(
-                        "a late handler for %s returned a Response, which cannot be sent"
-                        " as a message",
+                        "a handler for %s returned a Response where no callback answer"
+                        " is possible; a Response cannot be sent as a message",
                         message.dispatch_name,
                     )
                     return SUCCEEDED
@@ -202,7 +202,7 @@ class AccountDelivery:
         if isinstance(reply, ImageReply) and reply.file is not None:
             reply = self.upload(reply)
         client = self.client
-        client.profile.send_reply(client, to_user, reply, dict(answered) if answered else None)
+        client.profile.send_reply(client, to_user, reply, answered)
         if announce and signals.reply_sent.receivers:
             message = Message(dict(answered), self.account.name) if answered else None
             signals.reply_sent.send(app, message=message, reply=reply, account=self.account.name)
